@@ -1,0 +1,212 @@
+"""Typed configuration, built once by a CLI or a TFX component and passed down.
+
+Nothing below the CLI layer reads flags: the CLI (or the Trainer's `run_fn`, from `custom_config`)
+builds an `ExperimentConfig` and hands it to library functions. `to_dict` / `from_dict` round-trip
+through JSON so the same config travels in TFX `custom_config` and is stored beside checkpoints.
+
+Defaults follow Radford, Metz & Chintala (2015), arXiv:1511.06434: Adam(lr 2e-4, beta1 0.5),
+batch 128, z ~ U[-1, 1]^100, weights ~ N(0, 0.02). Widths default to ngf = ndf = 64 with the
+authors' 5x5 kernels; the paper's LSUN generator (4x4x1024 -> 512 -> 256 -> 128 -> 3) is
+`image_size=64, ngf=128`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "ExperimentConfig",
+    "STRATEGIES",
+    "NOISE_DISTRIBUTIONS",
+]
+
+STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device", "default")
+NOISE_DISTRIBUTIONS = ("uniform", "normal")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and what was expected."""
+
+
+def _is_power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where real images come from and how they are read.
+
+    Attributes:
+      data_dir: a folder of images, flat or with one sub-folder per class (searched recursively).
+      shuffle_seed: seed of the per-epoch file order (the order is a pure function of seed and step,
+        which is what makes resumption exact).
+      parallel_reads: decode parallelism of the `tf.data` reader (0 = AUTOTUNE).
+    """
+
+    data_dir: str = ""
+    shuffle_seed: int = 0
+    parallel_reads: int = 0
+
+    def validate(self) -> None:
+        if self.parallel_reads < 0:
+            raise ConfigError(f"data.parallel_reads must be >= 0, got {self.parallel_reads}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of G and D (Radford et al. 2015, Section 3 and Figure 1).
+
+    Attributes:
+      image_size: side of the square images, a power of two >= 16 (32 for CIFAR-10, 64 as in the
+        paper's LSUN/faces/ImageNet runs). G upsamples 4 -> image_size, D downsamples back to 4.
+      channels: 3 (RGB) or 1 (grayscale).
+      z_dim: length of the noise vector z.
+      noise: "uniform" (the paper: U[-1, 1]) or "normal" (N(0, 1)).
+      ngf: width of G's last hidden layer; layers double towards the 4x4 projection.
+      ndf: width of D's first layer; layers double towards the 4x4 map.
+      kernel_size: conv kernel side: 5 in the authors' code, 4 in dcgan.torch.
+      sync_batch_norm: batch norm statistics over the global batch across replicas (the paper's
+        semantics) instead of each replica's share.
+    """
+
+    image_size: int = 32
+    channels: int = 3
+    z_dim: int = 100
+    noise: str = "uniform"
+    ngf: int = 64
+    ndf: int = 64
+    kernel_size: int = 5
+    sync_batch_norm: bool = False
+
+    @property
+    def num_resolution_steps(self) -> int:
+        """Number of stride-2 layers between 4x4 and image_size."""
+        return self.image_size.bit_length() - 3
+
+    def validate(self) -> None:
+        if not _is_power_of_two(self.image_size) or self.image_size < 16:
+            raise ConfigError(
+                f"model.image_size must be a power of two >= 16 (16, 32, 64, 128, ...), "
+                f"got {self.image_size}"
+            )
+        if self.channels not in (1, 3):
+            raise ConfigError(
+                f"model.channels must be 1 (grayscale) or 3 (RGB), got {self.channels}"
+            )
+        if self.z_dim <= 0:
+            raise ConfigError(f"model.z_dim must be positive, got {self.z_dim}")
+        if self.noise not in NOISE_DISTRIBUTIONS:
+            raise ConfigError(
+                f"model.noise must be one of {NOISE_DISTRIBUTIONS}, got {self.noise!r}"
+            )
+        for name in ("ngf", "ndf", "kernel_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, distribution and bookkeeping.
+
+    Attributes:
+      batch_size: global batch, split evenly over replicas (the paper: 128).
+      steps: total training steps (one D and one G update each); resuming continues up to this.
+      learning_rate, beta1: Adam's (the paper: 2e-4 and 0.5).
+      seed: seeds weight init, the noise stream and the fixed sample grid.
+      strategy: "auto" (MirroredStrategy over visible GPUs, else the default CPU strategy),
+        "mirrored", "multi_worker" (MultiWorkerMirroredStrategy from TF_CONFIG), "one_device",
+        "default".
+      cpu_replicas: split the CPU into this many logical devices before TF starts (0 = leave it);
+        lets MirroredStrategy run several replicas on a machine without GPUs.
+      log_every: progress line and TensorBoard scalars every N steps.
+      sample_every: PNG grid of the fixed z and a TensorBoard image every N steps (0 = only at end).
+      checkpoint_every: checkpoint every N steps (and always at the end and on interruption).
+      keep_checkpoints: how many recent checkpoints CheckpointManager keeps.
+      sample_grid: number of images in the fixed-z sample grid (a square number reads best).
+      deterministic: enable TF op determinism (slower; exact replays, used by resume tests).
+    """
+
+    batch_size: int = 128
+    steps: int = 1000
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    seed: int = 0
+    strategy: str = "auto"
+    cpu_replicas: int = 0
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    sample_grid: int = 64
+    deterministic: bool = False
+
+    def validate(self) -> None:
+        if self.batch_size <= 0:
+            raise ConfigError(f"train.batch_size must be positive, got {self.batch_size}")
+        if self.steps <= 0:
+            raise ConfigError(f"train.steps must be positive, got {self.steps}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"train.learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.beta1 < 1.0:
+            raise ConfigError(f"train.beta1 must be in [0, 1), got {self.beta1}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"train.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.cpu_replicas < 0:
+            raise ConfigError(f"train.cpu_replicas must be >= 0, got {self.cpu_replicas}")
+        for name in ("log_every", "checkpoint_every", "keep_checkpoints", "sample_grid"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"train.{name} must be positive, got {getattr(self, name)}")
+        if self.sample_every < 0:
+            raise ConfigError(f"train.sample_every must be >= 0, got {self.sample_every}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything one training run needs; `workdir` receives checkpoints, logs and samples."""
+
+    workdir: str = ""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def validate(self) -> ExperimentConfig:
+        if not self.workdir:
+            raise ConfigError("workdir must be set (the folder for checkpoints, logs and samples)")
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
+        """Rebuilds a config; unknown keys raise ConfigError naming them."""
+        sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+        unknown = set(values) - set(sections) - {"workdir"}
+        if unknown:
+            raise ConfigError(f"unknown config sections: {sorted(unknown)}")
+        kwargs: dict[str, Any] = {"workdir": values.get("workdir", "")}
+        for name, section_cls in sections.items():
+            section_values = dict(values.get(name, {}))
+            known = {f.name for f in dataclasses.fields(section_cls)}
+            bad = set(section_values) - known
+            if bad:
+                raise ConfigError(f"unknown fields in config section '{name}': {sorted(bad)}")
+            kwargs[name] = section_cls(**section_values)
+        return cls(**kwargs)
+
+
+def replace(config: Any, **changes: Any) -> Any:
+    """`dataclasses.replace` re-exported for callers that build configs step by step."""
+    return dataclasses.replace(config, **changes)

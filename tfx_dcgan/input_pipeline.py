@@ -1,0 +1,241 @@
+"""`tf.data` reader of image folders for training outside TFX (the CLI and tests).
+
+Layout: a folder of images, flat (unlabelled) or with one sub-folder per class; searched
+recursively. Files are checked once with the same decoder the model input uses; the corrupt or
+unreadable ones are skipped and counted, never fatal.
+
+The order of images is a pure function of (seed, step): epoch e visits the files in
+`stateless_shuffle(range(n), seed=[seed, e])`. A run resumed at step s therefore sees exactly the
+batches an uninterrupted run would, without storing iterator state in checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+from tfx_dcgan import image_ops
+
+import tensorflow as tf
+
+__all__ = [
+    "DataError",
+    "ImageFolder",
+    "list_image_files",
+    "scan_image_files",
+    "load_image_folder",
+    "make_image_dataset",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DataError(ValueError):
+    """The data set cannot be used; the message names the path and what was expected."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFolder:
+    """A scanned image folder.
+
+    Attributes:
+      root: the folder.
+      paths: readable image files, sorted.
+      labels: class index of each path (-1 for a flat, unlabelled folder).
+      class_names: sorted sub-folder names (empty when flat).
+      skipped: (path, reason) of files that are not decodable images.
+    """
+
+    root: str
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+    class_names: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+    @property
+    def num_images(self) -> int:
+        return len(self.paths)
+
+
+def list_image_files(data_dir: str) -> tuple[list[str], list[int], list[str]]:
+    """Lists image files by extension, with labels from the top-level sub-folder names.
+
+    Files directly in `data_dir` and in sub-folders are both taken; when there are class
+    sub-folders, files at the top level are ignored (logged) and each file's label is the index of
+    its top-level sub-folder in sorted order.
+
+    Returns:
+      (paths, labels, class_names); labels are -1 when the folder is flat.
+
+    Raises:
+      DataError: `data_dir` is missing, not a folder, or holds no image files.
+    """
+    if not data_dir:
+        raise DataError("no data folder given (--data_dir): expected a folder of images")
+    if not os.path.exists(data_dir):
+        raise DataError(f"data folder {data_dir!r} does not exist")
+    if not os.path.isdir(data_dir):
+        raise DataError(f"data folder {data_dir!r} is not a folder")
+    class_names = sorted(
+        entry.name
+        for entry in os.scandir(data_dir)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
+    paths: list[str] = []
+    labels: list[int] = []
+
+    def walk(folder: str, label: int) -> None:
+        for current, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.lower().endswith(image_ops.SUPPORTED_EXTENSIONS):
+                    paths.append(os.path.join(current, name))
+                    labels.append(label)
+
+    if class_names:
+        for index, name in enumerate(class_names):
+            walk(os.path.join(data_dir, name), index)
+        stray = [e.name for e in os.scandir(data_dir) if e.is_file()]
+        if stray:
+            log.info(
+                "ignoring %d files at the top of %s (class sub-folders present)",
+                len(stray),
+                data_dir,
+            )
+    else:
+        walk(data_dir, -1)
+    if not paths:
+        raise DataError(
+            f"data folder {data_dir!r} holds no image files (looked for "
+            f"{', '.join(image_ops.SUPPORTED_EXTENSIONS)}, flat or in class sub-folders)"
+        )
+    return paths, labels, class_names
+
+
+def scan_image_files(paths: list[str], channels: int) -> tuple[list[bool], list[str]]:
+    """Decodes every file once, in parallel, with the model's decoder to find the unusable ones.
+
+    Returns:
+      (ok, reasons): per path, whether it decodes, and why not ("" when it does).
+    """
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.path.getsize(path))
+        except OSError:
+            sizes.append(-1)
+
+    def check(index: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
+        image = image_ops.decode_image(tf.io.read_file(path), channels)
+        with tf.control_dependencies([tf.debugging.assert_positive(tf.size(image))]):
+            return tf.identity(index)
+
+    # A decode error would end the iterator; ignore_errors drops just that element, and the
+    # indices that come through are the good files.
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), list(paths)))
+        .map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        .ignore_errors(log_warning=False)
+    )
+    good = {int(index) for index in dataset.as_numpy_iterator()}
+    ok, reasons = [], []
+    for index, size in enumerate(sizes):
+        if index in good:
+            ok.append(True)
+            reasons.append("")
+        elif size < 0:
+            ok.append(False)
+            reasons.append("unreadable file")
+        elif size == 0:
+            ok.append(False)
+            reasons.append("empty file")
+        else:
+            ok.append(False)
+            reasons.append("not a decodable image (corrupt, truncated or another format)")
+    return ok, reasons
+
+
+def load_image_folder(data_dir: str, channels: int, max_reported: int = 10) -> ImageFolder:
+    """Lists and checks an image folder; logs the skipped files (the first `max_reported`).
+
+    Raises:
+      DataError: the folder is missing or empty, or no file in it decodes.
+    """
+    paths, labels, class_names = list_image_files(data_dir)
+    ok, reasons = scan_image_files(paths, channels)
+    skipped = tuple((p, r) for p, good, r in zip(paths, ok, reasons) if not good)
+    for path, reason in skipped[:max_reported]:
+        log.warning("skipping %s: %s", path, reason)
+    if len(skipped) > max_reported:
+        log.warning("... and %d more unusable files", len(skipped) - max_reported)
+    good_paths = tuple(p for p, good in zip(paths, ok) if good)
+    good_labels = tuple(label for label, good in zip(labels, ok) if good)
+    if not good_paths:
+        raise DataError(
+            f"data folder {data_dir!r}: none of its {len(paths)} image files could be decoded"
+        )
+    log.info(
+        "data folder %s: %d images, %d classes, %d skipped (corrupt or unreadable)",
+        data_dir,
+        len(good_paths),
+        len(class_names),
+        len(skipped),
+    )
+    return ImageFolder(data_dir, good_paths, good_labels, tuple(class_names), skipped)
+
+
+def make_image_dataset(
+    paths: list[str] | tuple[str, ...],
+    *,
+    image_size: int,
+    channels: int,
+    global_batch_size: int,
+    start_step: int = 0,
+    seed: int = 0,
+    parallel_reads: int = 0,
+) -> tf.data.Dataset:
+    """An infinite dataset of shuffled, preprocessed batches, positioned at `start_step`.
+
+    Args:
+      paths: decodable image files (from `load_image_folder`).
+      image_size, channels: output geometry; images are centre-cropped and resized.
+      global_batch_size: images per batch (all replicas together); the last partial batch of the
+        stream never occurs because the stream is infinite.
+      start_step: the batch index to start at (resumption).
+      seed: seed of the per-epoch order.
+      parallel_reads: decode parallelism (0 = AUTOTUNE).
+
+    Returns:
+      Dataset of float32 [global_batch_size, image_size, image_size, channels] in [-1, 1].
+    """
+    count = len(paths)
+    if count == 0:
+        raise DataError("no images to train on")
+    consumed = start_step * global_batch_size
+    start_epoch, offset = divmod(consumed, count)
+    all_paths = tf.constant(list(paths))
+    parallel = parallel_reads or tf.data.AUTOTUNE
+
+    def epoch_order(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    def load(index: tf.Tensor) -> tf.Tensor:
+        encoded = tf.io.read_file(tf.gather(all_paths, index))
+        return image_ops.preprocess_encoded_image(encoded, image_size, channels)
+
+    dataset = (
+        tf.data.Dataset.range(start_epoch, 2**62)
+        .flat_map(epoch_order)
+        .skip(offset)
+        .map(load, num_parallel_calls=parallel, deterministic=True)
+        .batch(global_batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    options = tf.data.Options()
+    # The stream is built from indices, not files: shard by data when distributed over workers.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
