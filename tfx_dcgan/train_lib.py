@@ -204,13 +204,17 @@ def create_gan_state(config: ExperimentConfig, strategy: tf.distribute.Strategy)
 
 
 def make_train_step(
-    state: GanState, config: ExperimentConfig, strategy: tf.distribute.Strategy
+    state: GanState,
+    config: ExperimentConfig,
+    strategy: tf.distribute.Strategy,
+    jit_compile: bool = False,
 ) -> Callable[[Any], dict[str, tf.Tensor]]:
     """Returns a `tf.function` that runs one D update and one G update on a distributed batch.
 
     The returned function takes the per-replica real images (float32 [global_batch, S, S, C] in
     [-1, 1], split over replicas) and returns global-batch means: disc_loss, gen_loss,
-    d_real (mean D(x)) and d_fake (mean D(G(z)) before the D update).
+    d_real (mean D(x)) and d_fake (mean D(G(z)) before the D update). `jit_compile` compiles the
+    step with XLA (on this project's CPUs it is slower: see bench/train_step.py).
     """
     global_batch = config.train.batch_size
     replicas = strategy.num_replicas_in_sync
@@ -249,7 +253,7 @@ def make_train_step(
             "d_fake": tf.reduce_sum(losses.mean_probability(fake_logits)) / global_batch,
         }
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def train_step(distributed_images: Any) -> dict[str, tf.Tensor]:
         global_noise = models.sample_noise(state.noise_rng, global_batch, config.model)
         per_replica = strategy.run(replica_step, args=(distributed_images, global_noise))
