@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Command 2 of the README: creates the pinned environment if missing, lints, runs the whole test suite.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m "not slow"` for the quick subset).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+py="$(bash scripts/ensure_env.sh | tail -n 1)"
+echo "[test] ruff check + format check"
+"$py" -m ruff check .
+"$py" -m ruff format --check .
+echo "[test] pytest $*"
+exec "$py" -m pytest -q --durations=15 "$@"
