@@ -1,0 +1,347 @@
+"""SavedModel export of the generator and the discriminator's probe features, for TF Serving.
+
+Two SavedModels leave a training run (the layout the Trainer writes and the Pusher publishes):
+
+Generator (`export_generator`), signatures:
+  * `serving_default`: `z` float32 [N, z_dim] -> `images` uint8 [N, S, S, C] (ready to save) and
+    `raw` float32 [N, S, S, C] in [-1, 1] (G's tanh output).
+  * `generate`: `seed` int64 scalar, `count` int64 scalar -> `images`, `raw` and the `z` float32
+    [count, z_dim] it drew with a stateless (Philox) RNG from `model_config.noise`, so the same seed
+    gives the same images on every server, and equals `serving_default` on the returned `z`.
+  * `interpolate`: `z0`, `z1` float32 [z_dim] or [1, z_dim], `steps` int64 scalar (>= 2) -> `images`,
+    `raw` and `z` [steps, z_dim]: the linear walk from z0 to z1, both ends included (Radford et al.
+    2015, Section 6.1).
+  * `metadata`: no inputs -> the model config (image_size, channels, z_dim, ngf, ndf, kernel_size,
+    noise, step, batch_limit) as scalar tensors. TF Serving's `GetModelMetadata` only returns
+    `signature_def`, so the config travels in this signature (and in `assets.extra/model_config.json`).
+
+Discriminator features (`export_discriminator_features`), signatures:
+  * `serving_default`: `image_bytes` string [N] (encoded JPEG/PNG/GIF/BMP, any size: the same
+    preprocessing as training, `image_ops.preprocess_encoded_image`, or the Transform graph passed
+    in) -> `features` float32 [N, F] (the paper's Section 5.1 probe features) and `score` float32 [N]
+    (D(x) = sigmoid(logit), D's belief that the image is real) and `logits` float32 [N].
+  * `features_from_pixels`: `images` float32 [N, S, S, C] in [-1, 1] -> the same outputs.
+  * `metadata`: as above, plus `feature_size`.
+
+Every batch is bounded by `batch_limit`; a larger one fails with InvalidArgumentError whose message
+names the input (TF Serving maps it to gRPC INVALID_ARGUMENT). Networks run with `training=False`.
+Exports are atomic: written to a temporary sibling folder, then renamed; an existing `export_dir`
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from collections.abc import Callable
+
+from tfx_dcgan import image_ops, models
+from tfx_dcgan.config import ModelConfig
+
+import tensorflow as tf
+
+__all__ = [
+    "CONFIG_ASSET",
+    "DEFAULT_BATCH_LIMIT",
+    "GENERATOR_SIGNATURES",
+    "FEATURE_SIGNATURES",
+    "export_generator",
+    "export_discriminator_features",
+]
+
+DEFAULT_BATCH_LIMIT = 1024
+# TF Serving's convention for extra files next to a SavedModel (it ignores this folder).
+CONFIG_ASSET = os.path.join("assets.extra", "model_config.json")
+GENERATOR_SIGNATURES = ("serving_default", "generate", "interpolate", "metadata")
+FEATURE_SIGNATURES = ("serving_default", "features_from_pixels", "metadata")
+
+
+def _check_batch(size: tf.Tensor, batch_limit: int, field: str) -> list[tf.Operation]:
+    """Asserts 0 <= size <= batch_limit with a message naming `field`."""
+    size = tf.cast(size, tf.int64)
+    return [
+        tf.debugging.assert_less_equal(
+            size,
+            tf.constant(batch_limit, tf.int64),
+            message=f"{field}: batch size exceeds the model's batch_limit of {batch_limit}",
+        ),
+        tf.debugging.assert_non_negative(size, message=f"{field}: must be >= 0"),
+    ]
+
+
+def _config_tensors(model_config: ModelConfig, step: int, batch_limit: int) -> dict[str, tf.Tensor]:
+    values = {
+        "image_size": tf.constant(model_config.image_size, tf.int64),
+        "channels": tf.constant(model_config.channels, tf.int64),
+        "z_dim": tf.constant(model_config.z_dim, tf.int64),
+        "ngf": tf.constant(model_config.ngf, tf.int64),
+        "ndf": tf.constant(model_config.ndf, tf.int64),
+        "kernel_size": tf.constant(model_config.kernel_size, tf.int64),
+        "noise": tf.constant(model_config.noise, tf.string),
+        "step": tf.constant(step, tf.int64),
+        "batch_limit": tf.constant(batch_limit, tf.int64),
+    }
+    return values
+
+
+def _write_config_asset(saved_model_dir: str, payload: dict) -> None:
+    path = os.path.join(saved_model_dir, CONFIG_ASSET)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def _save_atomically(module: tf.Module, signatures: dict, export_dir: str, payload: dict) -> str:
+    """Saves `module` to a temporary sibling of `export_dir`, then renames it into place."""
+    export_dir = export_dir.rstrip("/")
+    if tf.io.gfile.exists(export_dir):
+        raise FileExistsError(
+            f"export_dir {export_dir!r} already exists; exports never overwrite (choose a new folder)"
+        )
+    parent = os.path.dirname(export_dir) or "."
+    tf.io.gfile.makedirs(parent)
+    temporary = os.path.join(parent, f".{os.path.basename(export_dir)}.tmp-{uuid.uuid4().hex}")
+    try:
+        tf.saved_model.save(module, temporary, signatures=signatures)
+        _write_config_asset(temporary, payload)
+        if tf.io.gfile.exists(export_dir):
+            raise FileExistsError(
+                f"export_dir {export_dir!r} appeared while exporting; not replaced"
+            )
+        tf.io.gfile.rename(temporary, export_dir, overwrite=False)
+    finally:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.rmtree(temporary)
+    return export_dir
+
+
+def _validate(model_config: ModelConfig, batch_limit: int, step: int) -> None:
+    model_config.validate()
+    if int(batch_limit) <= 0:
+        raise ValueError(f"batch_limit must be a positive integer, got {batch_limit}")
+    if int(step) < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+
+
+def export_generator(
+    generator: tf.keras.Model,
+    model_config: ModelConfig,
+    export_dir: str,
+    *,
+    step: int,
+    batch_limit: int = DEFAULT_BATCH_LIMIT,
+) -> str:
+    """Exports G as a SavedModel with `serving_default`, `generate`, `interpolate`, `metadata`.
+
+    Args:
+      generator: Keras model from `models.build_generator(model_config)`: float32 [N, z_dim] ->
+        float32 [N, S, S, C] in [-1, 1].
+      model_config: the architecture G was built with (z size, noise distribution, image shape).
+      export_dir: the SavedModel folder to create; must not exist yet.
+      step: training step of the weights (reported by `metadata`).
+      batch_limit: the largest N (z rows, `count`, `steps`) any signature accepts.
+
+    Returns:
+      `export_dir`.
+
+    Raises:
+      FileExistsError: `export_dir` exists.
+      ValueError: bad `batch_limit`/`step`, or G's input does not match `model_config.z_dim`.
+    """
+    _validate(model_config, batch_limit, step)
+    z_dim = model_config.z_dim
+    if generator.input_shape[-1] != z_dim:
+        raise ValueError(
+            f"generator takes z of size {generator.input_shape[-1]}, model_config.z_dim is {z_dim}"
+        )
+    batch_limit = int(batch_limit)
+    noise = model_config.noise
+
+    def run_generator(z: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = tf.cast(generator(z, training=False), tf.float32)
+        return {"images": image_ops.from_model_range(raw), "raw": raw}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    def serve(z):
+        with tf.control_dependencies(_check_batch(tf.shape(z)[0], batch_limit, "z")):
+            z = tf.identity(z)
+        return run_generator(z)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([], tf.int64, name="seed"),
+            tf.TensorSpec([], tf.int64, name="count"),
+        ]
+    )
+    def generate(seed, count):
+        checks = _check_batch(count, batch_limit, "count")
+        with tf.control_dependencies(checks):
+            shape = tf.stack([count, tf.constant(z_dim, tf.int64)])
+        # Stateless Philox: the draw is a pure function of (seed, count), on any device or server.
+        rng_seed = tf.stack([seed, tf.constant(0, tf.int64)])
+        if noise == "uniform":
+            z = tf.random.stateless_uniform(
+                shape, rng_seed, minval=-1.0, maxval=1.0, dtype=tf.float32, alg="philox"
+            )
+        else:
+            z = tf.random.stateless_normal(shape, rng_seed, dtype=tf.float32, alg="philox")
+        outputs = run_generator(z)
+        outputs["z"] = z
+        return outputs
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec(None, tf.float32, name="z0"),
+            tf.TensorSpec(None, tf.float32, name="z1"),
+            tf.TensorSpec([], tf.int64, name="steps"),
+        ]
+    )
+    def interpolate(z0, z1, steps):
+        checks = _check_batch(steps, batch_limit, "steps") + [
+            tf.debugging.assert_greater_equal(
+                steps, tf.constant(2, tf.int64), message="steps: must be >= 2 (both ends included)"
+            ),
+            tf.debugging.assert_equal(
+                tf.size(z0),
+                z_dim,
+                message=f"z0: must hold z_dim={z_dim} values ([z_dim] or [1, z_dim])",
+            ),
+            tf.debugging.assert_equal(
+                tf.size(z1),
+                z_dim,
+                message=f"z1: must hold z_dim={z_dim} values ([z_dim] or [1, z_dim])",
+            ),
+            tf.debugging.assert_less_equal(
+                tf.rank(z0), 2, message="z0: must have shape [z_dim] or [1, z_dim]"
+            ),
+            tf.debugging.assert_less_equal(
+                tf.rank(z1), 2, message="z1: must have shape [z_dim] or [1, z_dim]"
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            start = tf.reshape(z0, [1, z_dim])
+            end = tf.reshape(z1, [1, z_dim])
+            alphas = tf.reshape(tf.linspace(0.0, 1.0, tf.cast(steps, tf.int32)), [-1, 1])
+        z = start + alphas * (end - start)
+        outputs = run_generator(z)
+        outputs["z"] = z
+        return outputs
+
+    @tf.function(input_signature=[])
+    def metadata():
+        return _config_tensors(model_config, step, batch_limit)
+
+    module = tf.Module()
+    module.generator = generator
+    signatures = {
+        "serving_default": serve,
+        "generate": generate,
+        "interpolate": interpolate,
+        "metadata": metadata,
+    }
+    payload = {
+        "model": dataclasses.asdict(model_config),
+        "step": int(step),
+        "batch_limit": batch_limit,
+        "signatures": list(GENERATOR_SIGNATURES),
+    }
+    return _save_atomically(module, signatures, export_dir, payload)
+
+
+def _default_preprocess(model_config: ModelConfig) -> Callable[[tf.Tensor], tf.Tensor]:
+    size, channels = model_config.image_size, model_config.channels
+
+    def preprocess(encoded: tf.Tensor) -> tf.Tensor:
+        return tf.map_fn(
+            lambda one: image_ops.preprocess_encoded_image(one, size, channels),
+            encoded,
+            fn_output_signature=tf.TensorSpec([size, size, channels], tf.float32),
+        )
+
+    return preprocess
+
+
+def export_discriminator_features(
+    discriminator: tf.keras.Model,
+    model_config: ModelConfig,
+    export_dir: str,
+    *,
+    step: int,
+    preprocess_encoded: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    batch_limit: int = DEFAULT_BATCH_LIMIT,
+) -> str:
+    """Exports D's probe features and realness score as a SavedModel.
+
+    Args:
+      discriminator: Keras model from `models.build_discriminator(model_config)`.
+      model_config: the architecture D was built with.
+      export_dir: the SavedModel folder to create; must not exist yet.
+      step: training step of the weights (reported by `metadata`).
+      preprocess_encoded: string [N] of encoded images -> float32 [N, S, S, C] in [-1, 1], e.g. the
+        Transform graph; if it is a trackable (tf.Module / Keras layer) its resources are saved with
+        the model. None: `image_ops.preprocess_encoded_image` mapped over the batch.
+      batch_limit: the largest N either signature accepts.
+
+    Returns:
+      `export_dir`.
+
+    Raises:
+      FileExistsError: `export_dir` exists.
+      ValueError: bad `batch_limit`/`step`.
+    """
+    _validate(model_config, batch_limit, step)
+    batch_limit = int(batch_limit)
+    size, channels = model_config.image_size, model_config.channels
+    extractor = models.build_feature_extractor(discriminator)
+    preprocess = preprocess_encoded or _default_preprocess(model_config)
+
+    def run_discriminator(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.cast(extractor(images, training=False), tf.float32)
+        logits = tf.reshape(tf.cast(discriminator(images, training=False), tf.float32), [-1])
+        return {"features": features, "score": tf.sigmoid(logits), "logits": logits}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve(image_bytes):
+        with tf.control_dependencies(
+            _check_batch(tf.shape(image_bytes)[0], batch_limit, "image_bytes")
+        ):
+            image_bytes = tf.identity(image_bytes)
+        images = tf.ensure_shape(
+            tf.cast(preprocess(image_bytes), tf.float32), [None, size, size, channels]
+        )
+        return run_discriminator(images)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, size, size, channels], tf.float32, name="images")]
+    )
+    def features_from_pixels(images):
+        with tf.control_dependencies(_check_batch(tf.shape(images)[0], batch_limit, "images")):
+            images = tf.identity(images)
+        return run_discriminator(images)
+
+    @tf.function(input_signature=[])
+    def metadata():
+        values = _config_tensors(model_config, step, batch_limit)
+        values["feature_size"] = tf.constant(models.feature_size(model_config), tf.int64)
+        return values
+
+    module = tf.Module()
+    module.discriminator = discriminator
+    module.extractor = extractor
+    if isinstance(preprocess_encoded, (tf.Module, tf.keras.layers.Layer)):
+        module.preprocess = preprocess_encoded
+    signatures = {
+        "serving_default": serve,
+        "features_from_pixels": features_from_pixels,
+        "metadata": metadata,
+    }
+    payload = {
+        "model": dataclasses.asdict(model_config),
+        "step": int(step),
+        "batch_limit": batch_limit,
+        "feature_size": models.feature_size(model_config),
+        "signatures": list(FEATURE_SIGNATURES),
+    }
+    return _save_atomically(module, signatures, export_dir, payload)
