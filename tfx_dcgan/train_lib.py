@@ -140,6 +140,9 @@ def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
     "auto": MirroredStrategy over the visible GPUs (or over the logical CPUs when
     `cpu_replicas` > 1), else the default strategy on the CPU.
     """
+    if config.strategy == "multi_worker":
+        # Collective ops must be configured before anything (even listing devices) starts TF.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     configure_cpu_replicas(config.cpu_replicas)
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -151,8 +154,6 @@ def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
         # NCCL is GPU-only; reduce through one device when replicas are CPUs.
         cross_device_ops = None if gpus else tf.distribute.ReductionToOneDevice()
         return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross_device_ops)
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0] if gpus else cpus[0])
     return tf.distribute.get_strategy()
@@ -359,17 +360,29 @@ def _default_dataset_factory(config: ExperimentConfig) -> tuple[DatasetFactory, 
 
 
 def _write_samples(
-    state: GanState, step: int, samples_dir: str, writer: tf.summary.SummaryWriter, final: bool
+    state: GanState,
+    step: int,
+    samples_dir: str,
+    writer: tf.summary.SummaryWriter,
+    final: bool,
+    write: bool = True,
 ) -> str:
+    """G(fixed z) as a PNG grid and a TensorBoard image; returns the PNG's path ("" if not written).
+
+    Every worker must call this: under MultiWorkerMirroredStrategy reading batch norm's moving
+    statistics is a collective operation. Only the chief (`write`) writes files.
+    """
     images = state.generator(state.fixed_noise, training=False).numpy()
-    path = os.path.join(samples_dir, f"step_{step:07d}.png")
-    visualize.save_image_grid(images, path, scale=2)
-    grid = visualize.make_grid(images)
-    with writer.as_default():
-        tf.summary.image("samples/fixed_z", grid[None], step=step)
+    if not write:
+        return ""
+    path = os.path.join(samples_dir, "final.png" if final else f"step_{step:07d}.png")
     if final:
-        visualize.save_image_grid(images, os.path.join(samples_dir, "final.png"), scale=2)
-        return os.path.join(samples_dir, "final.png")
+        visualize.save_image_grid(
+            images, os.path.join(samples_dir, f"step_{step:07d}.png"), scale=2
+        )
+    visualize.save_image_grid(images, path, scale=2)
+    with writer.as_default():
+        tf.summary.image("samples/fixed_z", visualize.make_grid(images)[None], step=step)
     return path
 
 
@@ -408,25 +421,39 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
             f"({replicas}, strategy {type(strategy).__name__})"
         )
     state = create_gan_state(config, strategy)
-    manager = tf.train.CheckpointManager(
-        state.checkpoint, paths["checkpoints"], max_to_keep=train_config.keep_checkpoints
+    is_chief, role = _worker_role(strategy)
+    # Every worker saves (saving a distributed checkpoint takes part in collectives), but only the
+    # chief into the workdir; the others into their own scratch folder, and they write no logs.
+    checkpoint_dir = (
+        paths["checkpoints"] if is_chief else os.path.join(config.workdir, ".workers", role)
     )
-    if manager.latest_checkpoint:
+    manager = tf.train.CheckpointManager(
+        state.checkpoint,
+        checkpoint_dir,
+        max_to_keep=train_config.keep_checkpoints if is_chief else 1,
+    )
+    latest = tf.train.latest_checkpoint(paths["checkpoints"])
+    if latest:
         try:
-            state.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            state.checkpoint.restore(latest).assert_existing_objects_matched()
         except (AssertionError, tf.errors.OpError, ValueError) as error:
             raise TrainingError(
-                f"cannot restore {manager.latest_checkpoint} ({error}); it is left untouched"
+                f"cannot restore {latest} ({error}); it is left untouched"
             ) from error
-        log.info("resumed from %s at step %d", manager.latest_checkpoint, int(state.step.numpy()))
+        log.info("resumed from %s at step %d", latest, int(state.step.numpy()))
     os.makedirs(config.workdir, exist_ok=True)
-    if not os.path.exists(paths["config"]):
+    if is_chief and not os.path.exists(paths["config"]):
         _write_json_atomically(paths["config"], config.to_dict())
     start_step = int(state.step.numpy())
-    writer = tf.summary.create_file_writer(paths["tensorboard"])
+    writer = (
+        tf.summary.create_file_writer(paths["tensorboard"])
+        if is_chief
+        else tf.summary.create_noop_writer()
+    )
     log.info(
-        "training %s: %d replica(s), global batch %d, steps %d -> %d, G widths %s, D widths %s",
+        "training %s%s: %d replica(s), global batch %d, steps %d -> %d, G widths %s, D widths %s",
         type(strategy).__name__,
+        f" ({role})" if role else "",
         replicas,
         train_config.batch_size,
         start_step,
@@ -449,7 +476,7 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
     if start_step >= train_config.steps:
         log.info("already trained to step %d (>= %d requested)", start_step, train_config.steps)
         result.final_sample_png = _write_samples(
-            state, start_step, paths["samples"], writer, final=True
+            state, start_step, paths["samples"], writer, final=True, write=is_chief
         )
         return result
 
@@ -460,7 +487,8 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
     step = start_step
     interval_start, interval_steps = time.perf_counter(), 0
     run_start = interval_start
-    with _StopRequest() as stop, writer.as_default(), open(paths["log"], "a") as log_stream:
+    log_path = paths["log"] if is_chief else os.devnull
+    with _StopRequest() as stop, writer.as_default(), open(log_path, "a") as log_stream:
         while step < train_config.steps:
             metrics = train_step(next(iterator))
             step += 1
@@ -511,7 +539,7 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
                 result.last_metrics = values
                 interval_start, interval_steps = time.perf_counter(), 0
             if train_config.sample_every and step % train_config.sample_every == 0 and not is_last:
-                _write_samples(state, step, paths["samples"], writer, final=False)
+                _write_samples(state, step, paths["samples"], writer, final=False, write=is_chief)
             if checkpoint_due:
                 manager.save(checkpoint_number=step)
             if stop.signal_name:
@@ -526,7 +554,9 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
     writer.flush()
     result.step = step
     if not result.interrupted:
-        result.final_sample_png = _write_samples(state, step, paths["samples"], writer, final=True)
+        result.final_sample_png = _write_samples(
+            state, step, paths["samples"], writer, final=True, write=is_chief
+        )
         log.info(
             "done: %d steps in %s; samples %s; checkpoints %s; TensorBoard: tensorboard --logdir %s",
             step - start_step,
@@ -537,6 +567,19 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
         )
     writer.flush()
     return result
+
+
+def _worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:
+    """(is_chief, "task_type-task_id") under MultiWorkerMirroredStrategy; (True, "") otherwise."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return True, ""
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type is None:
+        return True, ""
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
+    return is_chief, f"{task_type}-{task_id}"
 
 
 def restore_models(
