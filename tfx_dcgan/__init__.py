@@ -18,6 +18,8 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 # google-api-core (pulled in by TensorFlow's dependencies) warns on every start that Python 3.10
 # is old; TFX 1.16 requires Python < 3.11, so the warning is noise here.
-_warnings.filterwarnings("ignore", message=".*non-supported Python version.*", category=FutureWarning)
+_warnings.filterwarnings(
+    "ignore", message=".*non-supported Python version.*", category=FutureWarning
+)
 
 __version__ = "0.1.0"

@@ -33,9 +33,14 @@ def first_steps(strategy, sync, steps=2):
 
 
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-mirrored = lambda: tf.distribute.MirroredStrategy(
-    devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
-)  # noqa: E731
+
+
+def mirrored():
+    return tf.distribute.MirroredStrategy(
+        devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+
+
 print(
     json.dumps(
         {

@@ -1,0 +1,135 @@
+"""The tfx-dcgan TFX pipeline: image folders -> validated examples -> Transform -> DCGAN -> push.
+
+    ImageExampleGen ──> StatisticsGen ──> SchemaGen (inferred, kept for comparison)
+          │                  │
+          │   ImportSchemaGen (curated tfx_dcgan/schema/schema.pbtxt)
+          │                  │
+          │                  └──> ExampleValidator (anomalies against the curated schema)
+          └──> Transform (preprocessing_fn, custom_config: image size, channels)
+                  └──> Trainer (run_fn: train_lib.train, exports generator + feature extractor)
+                          └──> VersionedPusher (<push_base>/<name>/<version>/)
+
+Every parameter is an argument: the runners (local_runner.py, kubeflow_v2_runner.py) build an
+`ExperimentConfig` from flags and pass it here; the Trainer gets it as custom_config and the
+Transform gets the image geometry from it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tfx_dcgan import preprocessing, trainer_module
+from tfx_dcgan.components.image_example_gen.component import ImageExampleGen
+from tfx_dcgan.components.versioned_pusher.component import DEFAULT_MODEL_NAMES, VersionedPusher
+from tfx_dcgan.config import ExperimentConfig
+
+from tfx import v1 as tfx
+
+__all__ = ["DEFAULT_SCHEMA_PATH", "DEFAULT_BEAM_PIPELINE_ARGS", "create_pipeline"]
+
+DEFAULT_SCHEMA_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(tfx_dcgan.__file__)), "schema", "schema.pbtxt"
+)
+# One Beam worker process per core. On a cluster pass e.g. --runner=DataflowRunner (see
+# tfx_dcgan/components/image_example_gen/component.py for Flink, Spark and Dataflow flags).
+DEFAULT_BEAM_PIPELINE_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+
+
+def create_pipeline(
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    data_dir: str,
+    experiment: ExperimentConfig,
+    push_base: str,
+    metadata_connection_config=None,
+    schema_path: str = DEFAULT_SCHEMA_PATH,
+    beam_pipeline_args: list[str] | tuple[str, ...] = DEFAULT_BEAM_PIPELINE_ARGS,
+    enable_cache: bool = True,
+    push_unblessed: bool = True,
+    max_logged_skipped: int = 20,
+    input_config=None,
+) -> tfx.dsl.Pipeline:
+    """Builds the pipeline.
+
+    Args:
+      pipeline_name: the MLMD pipeline context name.
+      pipeline_root: where component outputs are written.
+      data_dir: image folder (class folders, flat, or train/ + test/ sub-roots).
+      experiment: model and training configuration; its workdir is ignored (the Trainer trains
+        in its model run directory) and `train.steps` becomes TrainArgs.num_steps.
+      push_base: TF Serving model base path for VersionedPusher.
+      metadata_connection_config: MLMD connection (None: the orchestrator's default).
+      schema_path: the curated schema imported by ImportSchemaGen.
+      beam_pipeline_args: Beam options of every Beam-based component.
+      enable_cache: reuse outputs of executions whose inputs did not change.
+      push_unblessed: push without a model blessing (no Evaluator in this pipeline yet).
+      max_logged_skipped: skipped image files listed in the ingest report and log.
+      input_config: ImageExampleGen's example_gen_pb2.Input; None looks at `data_dir` now
+        (train/ + test/ sub-roots or not). Pass it when data_dir cannot be read where the
+        pipeline is compiled (e.g. gs:// from a laptop).
+
+    Returns:
+      A tfx.dsl.Pipeline.
+    """
+    experiment = ExperimentConfig.from_dict({**experiment.to_dict(), "workdir": "unused"})
+    experiment.validate()
+    model = experiment.model
+
+    example_gen = ImageExampleGen(
+        input_base=data_dir,
+        channels=model.channels,
+        input_config=input_config,
+        max_logged_skipped=max_logged_skipped,
+    )
+    curated_schema = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=curated_schema.outputs["schema"]
+    )
+    inferred_schema = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=curated_schema.outputs["schema"]
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=curated_schema.outputs["schema"],
+        preprocessing_fn="tfx_dcgan.preprocessing.preprocessing_fn",
+        custom_config=preprocessing.make_custom_config(model.image_size, model.channels),
+        # StatisticsGen already describes the raw data; statistics of raw pixel bytes add nothing.
+        disable_statistics=True,
+    )
+    trainer = tfx.components.Trainer(
+        run_fn="tfx_dcgan.trainer_module.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=curated_schema.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=experiment.train.steps),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
+        custom_config={trainer_module.EXPERIMENT_KEY: experiment.to_dict()},
+    )
+    pusher = VersionedPusher(
+        model=trainer.outputs["model"],
+        push_base=push_base,
+        model_names=DEFAULT_MODEL_NAMES,
+        push_unblessed=push_unblessed,
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[
+            example_gen,
+            curated_schema,
+            statistics_gen,
+            inferred_schema,
+            example_validator,
+            transform,
+            trainer,
+            pusher,
+        ],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+    )

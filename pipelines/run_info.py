@@ -1,0 +1,141 @@
+"""What a pipeline run left in ML Metadata: component states and wall times, output locations.
+
+Used by the local runner (to print where things are), the end-to-end test and bench/ingest.py.
+Reads only ML Metadata (SQLite), no TFX import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+__all__ = ["ComponentRun", "RunSummary", "open_store", "summarize_latest_run"]
+
+_STATE_NAMES = {value: name for name, value in metadata_store_pb2.Execution.State.items()}
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    """One component's execution in a pipeline run."""
+
+    node_id: str
+    state: str  # COMPLETE, CACHED, FAILED, RUNNING, ...
+    seconds: float  # MLMD create -> last update time of the execution.
+    execution_id: int
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """The latest run of a pipeline."""
+
+    run_id: str
+    components: dict[str, ComponentRun]
+    # Latest artifact URIs of the pipeline (from any run, so a cached run still finds them).
+    model_run_dir: str | None
+    serving_model_dir: str | None
+    examples_uri: str | None
+    pushed_models: dict[str, dict]  # name -> {"version", "destination"}
+
+    @property
+    def tensorboard_dir(self) -> str | None:
+        return os.path.join(self.model_run_dir, "tensorboard") if self.model_run_dir else None
+
+    @property
+    def sample_grid(self) -> str | None:
+        if not self.model_run_dir:
+            return None
+        return os.path.join(self.model_run_dir, "samples", "final.png")
+
+
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+    """Opens an existing SQLite MLMD database."""
+    if not os.path.exists(metadata_path):
+        raise FileNotFoundError(f"no ML Metadata database at {metadata_path}")
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
+    return metadata_store.MetadataStore(config)
+
+
+def _latest_artifact(store, pipeline_context_id: int, type_name: str):
+    artifacts = [
+        a for a in store.get_artifacts_by_context(pipeline_context_id) if a.type == type_name
+    ]
+    if not artifacts:
+        return None
+    return max(artifacts, key=lambda a: a.id)
+
+
+def summarize_latest_run(
+    metadata_path: str, pipeline_name: str, *, executed_only: bool = False
+) -> RunSummary:
+    """Summarises the most recent run of `pipeline_name`.
+
+    Args:
+      metadata_path: SQLite MLMD database.
+      pipeline_name: the pipeline's name.
+      executed_only: skip runs in which every component was served from the cache (to time the
+        components).
+
+    Raises:
+      LookupError: the database holds no run of that pipeline.
+    """
+    store = open_store(metadata_path)
+    pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline_context is None:
+        raise LookupError(f"no pipeline {pipeline_name!r} in {metadata_path}")
+    # Executions belong to the pipeline, pipeline_run and node contexts: the newest pipeline_run
+    # context among the pipeline's executions is its latest run.
+    run_contexts = {c.id: c for c in store.get_contexts_by_type("pipeline_run")}
+    node_contexts = {c.id: c.name for c in store.get_contexts_by_type("node")}
+    by_run: dict[int, list] = {}
+    for execution in store.get_executions_by_context(pipeline_context.id):
+        contexts = store.get_contexts_by_execution(execution.id)
+        node_ids = [node_contexts[c.id] for c in contexts if c.id in node_contexts]
+        for context in contexts:
+            if context.id in run_contexts and node_ids:
+                by_run.setdefault(context.id, []).append((node_ids[0], execution))
+    if not by_run:
+        raise LookupError(f"pipeline {pipeline_name!r} has no runs in {metadata_path}")
+    candidates = sorted(by_run, reverse=True)
+    if executed_only:
+        complete = metadata_store_pb2.Execution.COMPLETE
+        candidates = [
+            run_id
+            for run_id in candidates
+            if any(e.last_known_state == complete for _, e in by_run[run_id])
+        ] or candidates
+    latest_run = run_contexts[candidates[0]]
+    components: dict[str, ComponentRun] = {}
+    for node_name, execution in by_run[latest_run.id]:
+        node_id = node_name.split(".", 1)[-1]
+        components[node_id] = ComponentRun(
+            node_id=node_id,
+            state=_STATE_NAMES.get(execution.last_known_state, "UNKNOWN"),
+            seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch)
+            / 1000.0,
+            execution_id=execution.id,
+        )
+    model_run = _latest_artifact(store, pipeline_context.id, "ModelRun")
+    model = _latest_artifact(store, pipeline_context.id, "Model")
+    examples = [
+        a
+        for a in store.get_artifacts_by_context(pipeline_context.id)
+        if a.type == "Examples" and "num_images" in a.custom_properties
+    ]
+    pushed = _latest_artifact(store, pipeline_context.id, "PushedModel")
+    pushed_models = {}
+    if pushed is not None and "pushed_models" in pushed.custom_properties:
+        pushed_models = json.loads(pushed.custom_properties["pushed_models"].string_value)
+    return RunSummary(
+        run_id=latest_run.name,
+        components=components,
+        model_run_dir=model_run.uri if model_run else None,
+        serving_model_dir=os.path.join(model.uri, "Format-Serving") if model else None,
+        examples_uri=max(examples, key=lambda a: a.id).uri if examples else None,
+        pushed_models=pushed_models,
+    )

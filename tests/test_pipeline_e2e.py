@@ -1,0 +1,407 @@
+"""End-to-end test: the whole TFX pipeline on LocalDagRunner with SQLite ML Metadata.
+
+One pipeline run (module-scoped fixture) on a tiny image set the test makes, with corrupt files
+among the images, serves every assertion below; a second run in the same process checks the
+cache. Tiny model (16x16, ngf = ndf = 8, batch 8, 4 steps). Beam runs in-process here
+(`--direct_running_mode=in_memory`): multi-processing workers would add ~30 s of start-up per
+Beam component on two cores and test nothing more of this project's code.
+"""
+
+import glob
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import types
+
+import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tfx_dcgan import features, models, preprocessing, train_lib
+from tfx_dcgan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+PIPELINE_NAME = "e2e_dcgan"
+STEPS = 4
+NODES = (
+    "ImageExampleGen",
+    "ImportSchemaGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "Transform",
+    "Trainer",
+    "VersionedPusher",
+)
+CLASSES = ("cat", "dog")
+
+
+def _make_dataset(root: str) -> dict:
+    """train/ and test/ sub-roots with two classes, mixed formats and sizes, and bad files."""
+    rng = np.random.default_rng(0)
+    good = 0
+    for split, per_class in (("train", 10), ("test", 3)):
+        for class_index, name in enumerate(CLASSES):
+            folder = os.path.join(root, split, name)
+            os.makedirs(folder)
+            for i in range(per_class):
+                size = (20 + 4 * (i % 3), 24)
+                pixels = rng.integers(0, 256, size + (3,), dtype=np.uint8)
+                fmt = ("JPEG", "PNG", "BMP")[(i + class_index) % 3]
+                Image.fromarray(pixels).save(os.path.join(folder, f"{i}.{fmt.lower()}"), fmt)
+                good += 1
+    # Converted, not skipped: WebP (TF cannot decode it).
+    Image.fromarray(rng.integers(0, 256, (18, 18, 3), dtype=np.uint8)).save(
+        os.path.join(root, "train", "cat", "extra.webp"), "WEBP", lossless=True
+    )
+    good += 1
+    # Skipped: zero bytes, a truncated JPEG, a text file.
+    open(os.path.join(root, "train", "cat", "empty.jpg"), "wb").close()
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    with open(os.path.join(root, "train", "dog", "truncated.jpg"), "wb") as handle:
+        handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with open(os.path.join(root, "test", "dog", "notes.txt"), "w") as handle:
+        handle.write("not an image\n")
+    return {"good": good, "train_good": 2 * 10 + 1, "eval_good": 2 * 3}
+
+
+def _run(run) -> float:
+    from tfx import v1 as tfx
+
+    from pipelines import pipeline
+
+    started = time.perf_counter()
+    tfx.orchestration.LocalDagRunner().run(
+        pipeline.create_pipeline(
+            pipeline_name=PIPELINE_NAME,
+            pipeline_root=os.path.join(run.root, "pipeline_root"),
+            data_dir=run.data_dir,
+            experiment=run.experiment,
+            push_base=run.push_base,
+            metadata_connection_config=(
+                tfx.orchestration.metadata.sqlite_metadata_connection_config(run.metadata_path)
+            ),
+            beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+        )
+    )
+    return time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from pipelines import run_info
+
+    root = str(tmp_path_factory.mktemp("e2e"))
+    data_dir = os.path.join(root, "images")
+    counts = _make_dataset(data_dir)
+    experiment = ExperimentConfig(
+        workdir="unused",
+        data=DataConfig(shuffle_seed=0),
+        model=ModelConfig(image_size=16, channels=3, z_dim=16, ngf=8, ndf=8),
+        train=TrainConfig(
+            batch_size=8,
+            steps=STEPS,
+            log_every=2,
+            sample_every=0,
+            checkpoint_every=2,
+            sample_grid=4,
+        ),
+    )
+    result = types.SimpleNamespace(
+        root=root,
+        data_dir=data_dir,
+        counts=counts,
+        experiment=experiment,
+        push_base=os.path.join(root, "serving"),
+        metadata_path=os.path.join(root, "metadata.db"),
+    )
+    result.seconds = _run(result)
+    result.summary = run_info.summarize_latest_run(result.metadata_path, PIPELINE_NAME)
+    print(f"\nfirst pipeline run: {result.seconds:.1f} s")
+    for component in result.summary.components.values():
+        print(f"  {component.node_id:<18} {component.state:<9} {component.seconds:6.1f} s")
+    return result
+
+
+def _store(run):
+    from pipelines import run_info
+
+    return run_info.open_store(run.metadata_path)
+
+
+def test_every_component_succeeded(run):
+    states = {node: c.state for node, c in run.summary.components.items()}
+    assert states == {node: "COMPLETE" for node in NODES}
+
+
+def test_mlmd_holds_artifacts_and_lineage(run):
+    from ml_metadata.proto import metadata_store_pb2
+
+    store = _store(run)
+    inputs = {metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT}
+    outputs = {metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT}
+    type_names = {t.id: t.name for t in store.get_execution_types()}
+
+    def producer(artifact_id):
+        events = [e for e in store.get_events_by_artifact_ids([artifact_id]) if e.type in outputs]
+        assert len(events) == 1, f"artifact {artifact_id} has {len(events)} producers"
+        execution = store.get_executions_by_id([events[0].execution_id])[0]
+        input_ids = [
+            e.artifact_id
+            for e in store.get_events_by_execution_ids([execution.id])
+            if e.type in inputs
+        ]
+        return type_names[execution.type_id], store.get_artifacts_by_id(input_ids)
+
+    (pushed,) = store.get_artifacts_by_type("PushedModel")
+    assert pushed.custom_properties["pushed"].int_value == 1
+    chain = []
+    frontier = [pushed]
+    seen = set()
+    while frontier:
+        artifact = frontier.pop()
+        if artifact.id in seen:
+            continue
+        seen.add(artifact.id)
+        component, parents = producer(artifact.id)
+        chain.append((artifact.type, component.rsplit(".", 1)[-1], sorted(p.type for p in parents)))
+        frontier.extend(parents)
+    lineage = {(a, c) for a, c, _ in chain}
+    assert ("PushedModel", "VersionedPusher") in lineage
+    assert ("Model", "Trainer") in lineage
+    assert ("Examples", "Transform") in lineage  # transformed examples
+    assert ("TransformGraph", "Transform") in lineage
+    assert ("Examples", "ImageExampleGen") in lineage
+    assert ("Schema", "ImportSchemaGen") in lineage
+    parents_of = {(a, c): p for a, c, p in chain}
+    assert parents_of[("Model", "Trainer")] == ["Examples", "Schema", "TransformGraph"]
+    # The comparison schema and the anomalies exist too.
+    assert store.get_artifacts_by_type("ExampleAnomalies")
+    assert len(store.get_artifacts_by_type("Schema")) == 2
+
+
+def test_corrupt_files_are_counted_not_fatal(run):
+    from tfx_dcgan.components.image_example_gen import executor
+
+    report = executor.read_report(run.summary.examples_uri)
+    assert report["num_images"] == run.counts["good"]
+    assert report["num_converted"] == 1
+    assert report["num_skipped_empty_file"] == 1
+    assert report["num_skipped_corrupt_image"] == 1
+    assert report["num_skipped_not_an_image"] == 1
+    assert report["num_skipped"] == 3
+    assert [path for path, _, _ in report["first_skipped"]] == [
+        "test/dog/notes.txt",
+        "train/cat/empty.jpg",
+        "train/dog/truncated.jpg",
+    ]
+    assert report["label_vocabulary"] == list(CLASSES)
+    with open(os.path.join(run.summary.examples_uri, "labels.txt")) as handle:
+        assert handle.read().split() == list(CLASSES)
+    (examples,) = [
+        a
+        for a in _store(run).get_artifacts_by_type("Examples")
+        if a.uri == run.summary.examples_uri
+    ]
+    assert examples.custom_properties["num_skipped"].int_value == 3
+    assert examples.custom_properties["num_images"].int_value == run.counts["good"]
+    for split, expected in (("train", run.counts["train_good"]), ("eval", run.counts["eval_good"])):
+        files = glob.glob(os.path.join(run.summary.examples_uri, f"Split-{split}", "*.gz"))
+        records = list(tf.data.TFRecordDataset(files, compression_type="GZIP"))
+        assert len(records) == expected
+        for record in records:
+            example = tf.train.Example.FromString(record.numpy())
+            assert set(example.features.feature) == set(features.RAW_FEATURES)
+
+
+_LOAD_GENERATOR = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    model = tf.saved_model.load(sys.argv[1])
+    z = np.load(sys.argv[2])
+    out = model.signatures["serving_default"](z=tf.constant(z))
+    np.save(sys.argv[3], out["raw"].numpy())
+    meta = {k: v.numpy() for k, v in model.signatures["metadata"]().items()}
+    print(json.dumps({k: v.decode() if isinstance(v, bytes) else v.item() for k, v in meta.items()}))
+    """
+)
+
+
+def test_pushed_generator_equals_final_checkpoint_in_a_fresh_process(run, tmp_path):
+    pushed = run.summary.pushed_models["generator"]
+    assert os.path.exists(os.path.join(pushed["destination"], "saved_model.pb"))
+    z = np.random.default_rng(7).uniform(-1, 1, (5, run.experiment.model.z_dim)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LOAD_GENERATOR,
+            pushed["destination"],
+            str(tmp_path / "z.npy"),
+            str(tmp_path / "out.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    metadata = json.loads(completed.stdout.strip().splitlines()[-1])
+    served = np.load(tmp_path / "out.npy")
+
+    generator, _, step = train_lib.restore_models(run.summary.model_run_dir, run.experiment.model)
+    expected = generator(tf.constant(z), training=False).numpy()
+    assert served.shape == (5, 16, 16, 3)
+    np.testing.assert_allclose(served, expected, atol=1e-5, rtol=0)
+    assert step == STEPS
+    assert metadata["step"] == STEPS
+    with open(os.path.join(run.summary.serving_model_dir, "model_config.json")) as handle:
+        assert json.load(handle)["step"] == STEPS
+
+
+def _transformed_records(run):
+    store = _store(run)
+    (transformed,) = [
+        a
+        for a in store.get_artifacts_by_type("Examples")
+        if "num_images" not in a.custom_properties
+    ]
+    files = glob.glob(os.path.join(transformed.uri, "Split-train", "*.gz"))
+    return list(tf.data.TFRecordDataset(files, compression_type="GZIP").batch(1000))[0]
+
+
+def test_pushed_feature_extractor_matches_training_side_features(run):
+    raw_files = glob.glob(os.path.join(run.summary.examples_uri, "Split-train", "*.gz"))
+    raw = tf.io.parse_example(
+        list(tf.data.TFRecordDataset(raw_files, compression_type="GZIP").batch(1000))[0],
+        {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)},
+    )[features.IMAGE_ENCODED]
+    served_model = tf.saved_model.load(
+        run.summary.pushed_models["discriminator_features"]["destination"]
+    )
+    served = served_model.signatures["serving_default"](image_bytes=raw)["features"].numpy()
+
+    # Training side: Transform's output as the Trainer reads it, through the restored D.
+    model_config = run.experiment.model
+    transformed = tf.io.parse_example(
+        _transformed_records(run),
+        {features.TRANSFORMED_IMAGE: tf.io.FixedLenFeature([], tf.string)},
+    )[features.TRANSFORMED_IMAGE]
+    images = preprocessing.decode_transformed_images(
+        transformed, model_config.image_size, model_config.channels
+    )
+    _, discriminator, _ = train_lib.restore_models(run.summary.model_run_dir, model_config)
+    training_side = models.build_feature_extractor(discriminator)(images, training=False).numpy()
+
+    assert (
+        served.shape
+        == training_side.shape
+        == (run.counts["train_good"], models.feature_size(model_config))
+    )
+    # Transform may reorder examples: pair each training-side row with its nearest served row.
+    distances = np.abs(training_side[:, None, :] - served[None, :, :]).max(axis=2)
+    nearest = distances.argmin(axis=1)
+    assert sorted(nearest.tolist()) == list(range(len(served)))  # A one-to-one pairing.
+    assert distances.min(axis=1).max() < 1e-5
+
+
+def test_second_run_is_served_from_the_cache(run):
+    from pipelines import run_info
+
+    versions_before = sorted(os.listdir(os.path.join(run.push_base, "generator")))
+    seconds = _run(run)
+    summary = run_info.summarize_latest_run(run.metadata_path, PIPELINE_NAME)
+    print(f"\nsecond (cached) pipeline run: {seconds:.1f} s")
+    assert summary.run_id != run.summary.run_id
+    assert {node: c.state for node, c in summary.components.items()} == {
+        node: "CACHED" for node in NODES
+    }
+    assert sorted(os.listdir(os.path.join(run.push_base, "generator"))) == versions_before
+
+
+def test_compiles_for_kubeflow_v2(tmp_path):
+    from tfx import v1 as tfx
+
+    from pipelines import pipeline
+
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image="example.org/tfx-dcgan:test"
+        ),
+        output_dir=str(tmp_path),
+        output_filename="pipeline.json",
+    )
+    runner.run(
+        pipeline.create_pipeline(
+            pipeline_name="tfx-dcgan",
+            pipeline_root="gs://bucket/root",
+            data_dir="gs://bucket/images",
+            experiment=ExperimentConfig(workdir="unused"),
+            push_base="gs://bucket/serving",
+            input_config=_split_input_config(),
+        )
+    )
+    with open(tmp_path / "pipeline.json") as handle:
+        spec = json.load(handle)
+    spec = spec.get("pipelineSpec", spec)
+    assert spec["schemaVersion"] == "2.0.0"
+    assert sorted(spec["root"]["dag"]["tasks"]) == sorted(NODES)
+
+
+def _split_input_config():
+    from tfx.proto import example_gen_pb2
+
+    return example_gen_pb2.Input(
+        splits=[
+            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+            example_gen_pb2.Input.Split(name="eval", pattern="test/*"),
+        ]
+    )
+
+
+def test_image_example_gen_default_splits_follow_the_folder_layout(tmp_path):
+    from tfx_dcgan.components.image_example_gen import component
+
+    def patterns(folder):
+        config = component.default_input_config(str(folder))
+        return [(s.name, s.pattern) for s in config.splits]
+
+    for rel in ("split/train/a/1.png", "split/test/a/2.png", "classes/a/1.png", "flat/1.png"):
+        os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert patterns(tmp_path / "split") == [("train", "train/*/*"), ("eval", "test/*/*")]
+    assert patterns(tmp_path / "classes") == [("single_split", "*/*")]
+    assert patterns(tmp_path / "flat") == [("single_split", "*")]
+    output = component.default_output_config(component.default_input_config(str(tmp_path / "flat")))
+    assert [(s.name, s.hash_buckets) for s in output.split_config.splits] == [
+        ("train", 9),
+        ("eval", 1),
+    ]
+    with pytest.raises(ValueError, match="channels must be 1 or 3"):
+        component.ImageExampleGen(input_base=str(tmp_path / "flat"), channels=4)
+
+
+def test_versioned_pusher_requires_an_explicit_unconditional_push():
+    from tfx_dcgan.components.versioned_pusher.component import VersionedPusher
+
+    from tfx import v1 as tfx
+
+    model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    with pytest.raises(ValueError, match="push_unblessed=True"):
+        VersionedPusher(model=model, push_base="/tmp/serving")
+    pusher = VersionedPusher(model=model, push_base="/tmp/serving", push_unblessed=True)
+    assert json.loads(pusher.exec_properties["model_names"]) == [
+        "generator",
+        "discriminator_features",
+    ]

@@ -1,0 +1,241 @@
+"""The TFX Trainer's `run_fn` (GenericExecutor): transformed examples -> trained, exported DCGAN.
+
+`Trainer(run_fn='tfx_dcgan.trainer_module.run_fn', custom_config={'experiment': cfg.to_dict()})`.
+`run_fn` rebuilds the `ExperimentConfig` (training steps from `TrainArgs.num_steps` when set),
+trains with `train_lib.train` in the model run directory (checkpoints/, tensorboard/, samples/),
+then writes the model artifact (the contract between Trainer, Pusher and serving):
+
+    <serving_model_dir>/generator/                SavedModel (export.export_generator)
+    <serving_model_dir>/discriminator_features/   SavedModel whose input is raw encoded images,
+                                                  preprocessed by the Transform graph itself
+    <serving_model_dir>/keras/generator/, keras/discriminator/   Keras SavedModels
+    <serving_model_dir>/model_config.json         ExperimentConfig.to_dict() plus {"step": N}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from tfx_dcgan import export, features, preprocessing, train_lib
+from tfx_dcgan.config import ConfigError, ExperimentConfig, replace
+
+import tensorflow as tf
+
+__all__ = [
+    "EXPERIMENT_KEY",
+    "GENERATOR_DIR",
+    "FEATURES_DIR",
+    "KERAS_DIR",
+    "MODEL_CONFIG_FILE",
+    "experiment_from_custom_config",
+    "make_transformed_dataset_factory",
+    "TransformPreprocess",
+    "write_model_artifact",
+    "run_fn",
+]
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT_KEY = "experiment"
+GENERATOR_DIR = "generator"
+FEATURES_DIR = "discriminator_features"
+KERAS_DIR = "keras"
+MODEL_CONFIG_FILE = "model_config.json"
+SHUFFLE_BUFFER = 10_000
+
+
+def experiment_from_custom_config(
+    custom_config: dict[str, Any] | None, workdir: str, train_steps: int | None = None
+) -> ExperimentConfig:
+    """Rebuilds the run's ExperimentConfig from Trainer custom_config.
+
+    Args:
+      custom_config: `{"experiment": ExperimentConfig.to_dict()}` (its workdir is ignored).
+      workdir: the model run directory.
+      train_steps: TrainArgs.num_steps; overrides `train.steps` when positive.
+
+    Raises:
+      ConfigError: no "experiment" entry, or an invalid config.
+    """
+    if not custom_config or EXPERIMENT_KEY not in custom_config:
+        raise ConfigError(
+            f"Trainer custom_config must hold {EXPERIMENT_KEY!r}: ExperimentConfig.to_dict(); "
+            f"got keys {sorted(custom_config or {})}"
+        )
+    values = dict(custom_config[EXPERIMENT_KEY])
+    values["workdir"] = workdir
+    config = ExperimentConfig.from_dict(values)
+    if train_steps:
+        config = replace(config, train=replace(config.train, steps=int(train_steps)))
+    return config.validate()
+
+
+def make_transformed_dataset_factory(
+    file_patterns: list[str],
+    *,
+    image_size: int,
+    channels: int,
+    global_batch_size: int,
+    seed: int = 0,
+    shuffle_buffer: int = SHUFFLE_BUFFER,
+) -> Callable[[int], tf.data.Dataset]:
+    """`start_step -> dataset` over Transform's output, as train_lib.train expects.
+
+    The order is a pure function of the seed: records are read from the sorted files, repeated
+    forever and shuffled with a fixed seed; a resumed run skips `start_step * global_batch_size`
+    records (reading them, which costs seconds per million) and so sees the same batches.
+
+    Args:
+      file_patterns: gzipped TFRecord globs of transformed examples (FnArgs.train_files).
+      image_size, channels: the Transform geometry.
+      global_batch_size: images per batch over all replicas.
+      seed: shuffle seed.
+      shuffle_buffer: records in the shuffle buffer.
+
+    Returns:
+      A function returning an infinite Dataset of float32 [global_batch_size, image_size,
+      image_size, channels] in [-1, 1], batched with drop_remainder.
+
+    Raises:
+      FileNotFoundError: no file matches `file_patterns`.
+    """
+    files = sorted({path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)})
+    if not files:
+        raise FileNotFoundError(f"no transformed examples match {file_patterns}")
+    spec = {features.TRANSFORMED_IMAGE: tf.io.FixedLenFeature([], tf.string)}
+
+    def parse(serialized: tf.Tensor) -> tf.Tensor:
+        parsed = tf.io.parse_example(serialized, spec)
+        return preprocessing.decode_transformed_images(
+            parsed[features.TRANSFORMED_IMAGE], image_size, channels
+        )
+
+    def make_dataset(start_step: int) -> tf.data.Dataset:
+        dataset = (
+            tf.data.TFRecordDataset(files, compression_type="GZIP")
+            .repeat()
+            .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+            .skip(int(start_step) * global_batch_size)
+            .batch(global_batch_size, drop_remainder=True)
+            .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return dataset.with_options(options)
+
+    return make_dataset
+
+
+class TransformPreprocess(tf.Module):
+    """Encoded image bytes -> model input through the saved Transform graph.
+
+    A tf.Module so that `export.export_discriminator_features` saves the Transform graph's
+    resources with the feature extractor.
+    """
+
+    def __init__(self, transform_output_dir: str, image_size: int, channels: int):
+        super().__init__(name="transform_preprocess")
+        import tensorflow_transform as tft  # Heavy import, only where the Trainer needs it.
+
+        self.transform_layer = tft.TFTransformOutput(
+            transform_output_dir
+        ).transform_features_layer()
+        self._image_size = image_size
+        self._channels = channels
+
+    def __call__(self, encoded: tf.Tensor) -> tf.Tensor:
+        """string [N] -> float32 [N, image_size, image_size, channels] in [-1, 1]."""
+        outputs = self.transform_layer({features.IMAGE_ENCODED: tf.reshape(encoded, [-1, 1])})
+        return preprocessing.decode_transformed_images(
+            outputs[features.TRANSFORMED_IMAGE], self._image_size, self._channels
+        )
+
+
+def write_model_artifact(
+    serving_model_dir: str,
+    config: ExperimentConfig,
+    generator: tf.keras.Model,
+    discriminator: tf.keras.Model,
+    step: int,
+    preprocess_encoded: Callable[[tf.Tensor], tf.Tensor] | None,
+) -> dict[str, str]:
+    """Writes the model artifact layout (see the module docstring).
+
+    Returns:
+      Paths by name: "generator", "discriminator_features", "keras_generator",
+      "keras_discriminator", "model_config".
+    """
+    os.makedirs(serving_model_dir, exist_ok=True)
+    paths = {
+        "generator": os.path.join(serving_model_dir, GENERATOR_DIR),
+        "discriminator_features": os.path.join(serving_model_dir, FEATURES_DIR),
+        "keras_generator": os.path.join(serving_model_dir, KERAS_DIR, "generator"),
+        "keras_discriminator": os.path.join(serving_model_dir, KERAS_DIR, "discriminator"),
+        "model_config": os.path.join(serving_model_dir, MODEL_CONFIG_FILE),
+    }
+    export.export_generator(generator, config.model, paths["generator"], step=step)
+    export.export_discriminator_features(
+        discriminator,
+        config.model,
+        paths["discriminator_features"],
+        step=step,
+        preprocess_encoded=preprocess_encoded,
+    )
+    generator.save(paths["keras_generator"], save_format="tf", include_optimizer=False)
+    discriminator.save(paths["keras_discriminator"], save_format="tf", include_optimizer=False)
+    with tf.io.gfile.GFile(paths["model_config"], "w") as handle:
+        json.dump({**config.to_dict(), "step": int(step)}, handle, indent=2, sort_keys=True)
+    return paths
+
+
+def run_fn(fn_args: Any) -> None:
+    """TFX Trainer entry point.
+
+    Args:
+      fn_args: tfx.components.FnArgs: custom_config (see experiment_from_custom_config),
+        train_files, transform_output, model_run_dir (checkpoints, TensorBoard, samples),
+        serving_model_dir (the exported layout), train_steps.
+
+    Raises:
+      RuntimeError: training was interrupted by a signal before the requested steps.
+    """
+    config = experiment_from_custom_config(
+        fn_args.custom_config, fn_args.model_run_dir, fn_args.train_steps
+    )
+    model = config.model
+    make_dataset = make_transformed_dataset_factory(
+        fn_args.train_files,
+        image_size=model.image_size,
+        channels=model.channels,
+        global_batch_size=config.train.batch_size,
+        seed=config.data.shuffle_seed,
+    )
+    result = train_lib.train(config, make_dataset)
+    if result.interrupted:
+        raise RuntimeError(
+            f"training stopped by a signal at step {result.step} of {config.train.steps}; the "
+            f"checkpoint in {result.checkpoint_dir} is kept, the model is not exported"
+        )
+    preprocess = TransformPreprocess(fn_args.transform_output, model.image_size, model.channels)
+    paths = write_model_artifact(
+        fn_args.serving_model_dir,
+        config,
+        result.generator,
+        result.discriminator,
+        result.step,
+        preprocess,
+    )
+    log.info(
+        "trained to step %d; samples %s; TensorBoard %s; exported %s",
+        result.step,
+        result.final_sample_png,
+        result.tensorboard_dir,
+        paths,
+    )
