@@ -7,7 +7,9 @@
           │                  └──> ExampleValidator (anomalies against the curated schema)
           └──> Transform (preprocessing_fn, custom_config: image size, channels)
                   └──> Trainer (run_fn: train_lib.train, exports generator + feature extractor)
-                          └──> VersionedPusher (<push_base>/<name>/<version>/)
+                          ├──> FeatureProbeEvaluator (D features -> L2-SVM on the raw labelled
+                          │       examples; ModelBlessing when accuracy >= threshold)
+                          └──> VersionedPusher (<push_base>/<name>/<version>/, blessed models only)
 
 Every parameter is an argument: the runners (local_runner.py, kubeflow_v2_runner.py) build an
 `ExperimentConfig` from flags and pass it here; the Trainer gets it as custom_config and the
@@ -20,6 +22,7 @@ import os
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan import preprocessing, trainer_module
+from tfx_dcgan.components.feature_probe_evaluator.component import FeatureProbeEvaluator
 from tfx_dcgan.components.image_example_gen.component import ImageExampleGen
 from tfx_dcgan.components.versioned_pusher.component import DEFAULT_MODEL_NAMES, VersionedPusher
 from tfx_dcgan.config import ExperimentConfig
@@ -47,7 +50,11 @@ def create_pipeline(
     schema_path: str = DEFAULT_SCHEMA_PATH,
     beam_pipeline_args: list[str] | tuple[str, ...] = DEFAULT_BEAM_PIPELINE_ARGS,
     enable_cache: bool = True,
-    push_unblessed: bool = True,
+    enable_probe: bool = True,
+    probe_accuracy_threshold: float = 0.0,
+    probe_max_train_examples: int = 0,
+    probe_max_test_examples: int = 0,
+    push_unblessed: bool = False,
     max_logged_skipped: int = 20,
     input_config=None,
 ) -> tfx.dsl.Pipeline:
@@ -64,7 +71,12 @@ def create_pipeline(
       schema_path: the curated schema imported by ImportSchemaGen.
       beam_pipeline_args: Beam options of every Beam-based component.
       enable_cache: reuse outputs of executions whose inputs did not change.
-      push_unblessed: push without a model blessing (no Evaluator in this pipeline yet).
+      enable_probe: run FeatureProbeEvaluator (the paper's feature probe) and push only a model it
+        blesses. Unlabelled data is never blessed: for flat folders pass False with
+        push_unblessed=True.
+      probe_accuracy_threshold: bless when the probe's test accuracy is >= this, in [0, 1].
+      probe_max_train_examples, probe_max_test_examples: probe on seeded subsets (0 = all).
+      push_unblessed: without the probe, push unconditionally (must be asked for explicitly).
       max_logged_skipped: skipped image files listed in the ingest report and log.
       input_config: ImageExampleGen's example_gen_pb2.Input; None looks at `data_dir` now
         (train/ + test/ sub-roots or not). Pass it when data_dir cannot be read where the
@@ -110,11 +122,27 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
         custom_config={trainer_module.EXPERIMENT_KEY: experiment.to_dict()},
     )
+    probe = None
+    if enable_probe:
+        probe = FeatureProbeEvaluator(
+            examples=example_gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            accuracy_threshold=probe_accuracy_threshold,
+            max_train_examples=probe_max_train_examples,
+            max_test_examples=probe_max_test_examples,
+            seed=experiment.train.seed,
+        )
+    elif not push_unblessed:
+        raise ValueError(
+            "create_pipeline: enable_probe=False leaves nothing to bless the model; pass "
+            "push_unblessed=True to push unconditionally"
+        )
     pusher = VersionedPusher(
         model=trainer.outputs["model"],
+        model_blessing=probe.outputs["blessing"] if probe else None,
         push_base=push_base,
         model_names=DEFAULT_MODEL_NAMES,
-        push_unblessed=push_unblessed,
+        push_unblessed=push_unblessed and probe is None,
     )
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
@@ -127,6 +155,7 @@ def create_pipeline(
             example_validator,
             transform,
             trainer,
+            *([probe] if probe else []),
             pusher,
         ],
         enable_cache=enable_cache,

@@ -39,6 +39,11 @@ class RunSummary:
     serving_model_dir: str | None
     examples_uri: str | None
     pushed_models: dict[str, dict]  # name -> {"version", "destination"}
+    # The feature probe (None when the pipeline has no FeatureProbeEvaluator).
+    probe_accuracy: float | None = None
+    blessed: bool | None = None
+    blessing_reason: str = ""
+    pushed: bool | None = None  # the latest PushedModel's verdict
 
     @property
     def tensorboard_dir(self) -> str | None:
@@ -131,6 +136,16 @@ def summarize_latest_run(
     pushed_models = {}
     if pushed is not None and "pushed_models" in pushed.custom_properties:
         pushed_models = json.loads(pushed.custom_properties["pushed_models"].string_value)
+    blessing = _latest_artifact(store, pipeline_context.id, "ModelBlessing")
+    evaluation = _latest_artifact(store, pipeline_context.id, "ModelEvaluation")
+    probe_accuracy = blessed = None
+    blessing_reason = ""
+    if evaluation is not None and "accuracy" in evaluation.custom_properties:
+        probe_accuracy = evaluation.custom_properties["accuracy"].double_value
+    if blessing is not None and "blessed" in blessing.custom_properties:
+        blessed = bool(blessing.custom_properties["blessed"].int_value)
+        if "reason" in blessing.custom_properties:
+            blessing_reason = blessing.custom_properties["reason"].string_value
     return RunSummary(
         run_id=latest_run.name,
         components=components,
@@ -138,4 +153,10 @@ def summarize_latest_run(
         serving_model_dir=os.path.join(model.uri, "Format-Serving") if model else None,
         examples_uri=max(examples, key=lambda a: a.id).uri if examples else None,
         pushed_models=pushed_models,
+        probe_accuracy=probe_accuracy,
+        blessed=blessed,
+        blessing_reason=blessing_reason,
+        pushed=bool(pushed.custom_properties["pushed"].int_value)
+        if pushed is not None and "pushed" in pushed.custom_properties
+        else None,
     )

@@ -38,6 +38,7 @@ NODES = (
     "ExampleValidator",
     "Transform",
     "Trainer",
+    "FeatureProbeEvaluator",
     "VersionedPusher",
 )
 CLASSES = ("cat", "dog")
@@ -73,7 +74,7 @@ def _make_dataset(root: str) -> dict:
     return {"good": good, "train_good": 2 * 10 + 1, "eval_good": 2 * 3}
 
 
-def _run(run) -> float:
+def _run(run, probe_accuracy_threshold: float = 0.0) -> float:
     from tfx import v1 as tfx
 
     from pipelines import pipeline
@@ -90,6 +91,7 @@ def _run(run) -> float:
                 tfx.orchestration.metadata.sqlite_metadata_connection_config(run.metadata_path)
             ),
             beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+            probe_accuracy_threshold=probe_accuracy_threshold,
         )
     )
     return time.perf_counter() - started
@@ -328,6 +330,50 @@ def test_second_run_is_served_from_the_cache(run):
         node: "CACHED" for node in NODES
     }
     assert sorted(os.listdir(os.path.join(run.push_base, "generator"))) == versions_before
+
+
+def test_feature_probe_blesses_at_threshold_zero(run):
+    summary = run.summary
+    assert summary.probe_accuracy is not None and 0.0 <= summary.probe_accuracy <= 1.0
+    assert summary.blessed is True and summary.pushed is True
+    blessing_dirs = glob.glob(
+        os.path.join(run.root, "pipeline_root", "FeatureProbeEvaluator", "blessing", "*")
+    )
+    assert [os.listdir(d) for d in blessing_dirs] == [["BLESSED"]]
+    metrics_files = glob.glob(
+        os.path.join(
+            run.root,
+            "pipeline_root",
+            "FeatureProbeEvaluator",
+            "evaluation",
+            "*",
+            "probe_metrics.json",
+        )
+    )
+    metrics = json.load(open(metrics_files[0]))
+    assert metrics["status"] == "ok"
+    assert len(metrics["probe"]["confusion_matrix"]) == len(CLASSES)
+
+
+def test_unblessed_model_is_not_pushed(run):
+    """A threshold the probe cannot reach: only the evaluator and the pusher run again."""
+    from pipelines import run_info
+
+    assert run.summary.probe_accuracy < 1.0  # random pixels: the probe cannot be perfect
+    versions_before = {
+        name: sorted(os.listdir(os.path.join(run.push_base, name)))
+        for name in ("generator", "discriminator_features")
+    }
+    _run(run, probe_accuracy_threshold=1.0)
+    summary = run_info.summarize_latest_run(run.metadata_path, PIPELINE_NAME)
+    states = {node: c.state for node, c in summary.components.items()}
+    assert states["FeatureProbeEvaluator"] == "COMPLETE"
+    assert states["VersionedPusher"] == "COMPLETE"
+    assert states["Trainer"] == "CACHED"
+    assert summary.blessed is False and summary.pushed is False
+    assert "below" in summary.blessing_reason or "threshold" in summary.blessing_reason
+    for name, versions in versions_before.items():
+        assert sorted(os.listdir(os.path.join(run.push_base, name))) == versions
 
 
 def test_compiles_for_kubeflow_v2(tmp_path):
