@@ -133,3 +133,19 @@ def test_image_grid_png(tmp_path):
     from PIL import Image
 
     assert Image.open(path).size == (2 * (3 * 6 + 2), 2 * (2 * 6 + 2))  # padding 2, scale 2
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
+def test_every_format_decodes_to_grayscale_and_rgb(tmp_path, fmt):
+    from PIL import Image
+
+    pixels = np.zeros([8, 8, 3], np.uint8)
+    pixels[..., 0] = 200
+    path = tmp_path / f"image.{fmt.lower()}"
+    Image.fromarray(pixels).save(path, fmt)
+    encoded = tf.io.read_file(str(path))
+    gray = image_ops.decode_image(encoded, 1).numpy()
+    rgb = image_ops.decode_image(encoded, 3).numpy()
+    assert gray.shape == (8, 8, 1) and rgb.shape == (8, 8, 3)
+    # Red 200 has luma about 0.299 * 200 = 60 (GIF's palette and JPEG round a little).
+    assert abs(int(gray.mean()) - 60) <= 4

@@ -32,7 +32,13 @@ def decode_image(encoded: tf.Tensor, channels: int) -> tf.Tensor:
     Returns:
       uint8 tensor [height, width, channels].
     """
-    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    if channels == 1:
+        # TF 2.16's GIF and BMP decoders accept only 0 or 3 channels: decode to RGB, then convert
+        # (the same luma weights decode_jpeg/png use for their own grayscale conversion).
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        image = tf.image.rgb_to_grayscale(image)
+    else:
+        image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
     image.set_shape([None, None, channels])
     return image
 
