@@ -75,6 +75,45 @@ flags.DEFINE_multi_string(
     "--beam_arg=--flink_master=localhost:8081 (replaces the DirectRunner defaults when it sets "
     "--runner).",
 )
+flags.DEFINE_enum(
+    "source",
+    "images",
+    ["images", "tfds", "tfrecord"],
+    "Input: image folders (--data_dir), a TensorFlow Datasets data set already prepared in "
+    "--tfds_data_dir, or existing TFRecords of tf.Example (--tfrecord_pattern). All three give the "
+    "same raw features, so everything downstream is unchanged.",
+)
+flags.DEFINE_string(
+    "tfds_name",
+    None,
+    "--source=tfds: 'name[/config][:version]', prepared in --tfds_data_dir (nothing downloads).",
+)
+flags.DEFINE_string("tfds_data_dir", None, "--source=tfds: the TFDS data_dir.")
+flags.DEFINE_string(
+    "tfds_split_mapping",
+    "",
+    "--source=tfds: 'tfds_split=output_split,...'; default train=train,test=eval; e.g. "
+    "'train[:90%]=train,train[90%:]=eval'.",
+)
+flags.DEFINE_string("tfds_image_key", "image", "--source=tfds: the image feature.")
+flags.DEFINE_string(
+    "tfds_label_key", "label", "--source=tfds: the label feature ('' = unlabelled)."
+)
+flags.DEFINE_string(
+    "tfrecord_pattern",
+    None,
+    "--source=tfrecord: '/d/*.tfrecord.gz' (hashed 9:1 into train/eval) or "
+    "'train=/d/train-*,eval=/d/eval-*'. Absolute paths.",
+)
+flags.DEFINE_string(
+    "feature_map",
+    "",
+    "--source=tfrecord: ours=theirs, e.g. 'image/encoded=img_bytes,label=class_id' (features "
+    "already named like ours need no entry).",
+)
+flags.DEFINE_list(
+    "label_names", [], "--source=tfrecord: label texts by index when the records carry none."
+)
 flags.DEFINE_bool("enable_cache", True, "Reuse outputs of unchanged component executions.")
 flags.DEFINE_bool(
     "probe",
@@ -139,6 +178,39 @@ def _experiment() -> ExperimentConfig:
     ).validate()
 
 
+def _source_kwargs() -> dict:
+    """create_pipeline's source arguments from the flags, checked before the TFX import."""
+    from tfx_dcgan import tfds_source, tfrecord_source
+
+    try:
+        if FLAGS.source == "images":
+            if not os.path.isdir(FLAGS.data_dir):
+                raise app.UsageError(f"--data_dir={FLAGS.data_dir!r} is not a folder")
+            return {"source": "images", "data_dir": os.path.abspath(FLAGS.data_dir)}
+        if FLAGS.source == "tfds":
+            if not FLAGS.tfds_name or not FLAGS.tfds_data_dir:
+                raise app.UsageError("--source=tfds needs --tfds_name and --tfds_data_dir")
+            return {
+                "source": "tfds",
+                "tfds_name": FLAGS.tfds_name,
+                "tfds_data_dir": os.path.abspath(FLAGS.tfds_data_dir),
+                "tfds_split_mapping": tfds_source.parse_split_mapping(FLAGS.tfds_split_mapping),
+                "tfds_image_key": FLAGS.tfds_image_key,
+                "tfds_label_key": FLAGS.tfds_label_key,
+            }
+        if not FLAGS.tfrecord_pattern:
+            raise app.UsageError("--source=tfrecord needs --tfrecord_pattern")
+        tfrecord_source.parse_tfrecord_pattern(FLAGS.tfrecord_pattern)
+        return {
+            "source": "tfrecord",
+            "tfrecord_pattern": FLAGS.tfrecord_pattern,
+            "feature_map": tfrecord_source.parse_feature_map(FLAGS.feature_map),
+            "label_names": FLAGS.label_names or None,
+        }
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -149,8 +221,7 @@ def main(argv: list[str]) -> int:
         raise app.UsageError(
             re.sub(r"\b(?:model|train|data)\.(\w+)", r"--\1", str(error))
         ) from error
-    if not os.path.isdir(FLAGS.data_dir):
-        raise app.UsageError(f"--data_dir={FLAGS.data_dir!r} is not a folder")
+    source_kwargs = _source_kwargs()
     if not 0.0 <= FLAGS.probe_threshold <= 1.0:
         raise app.UsageError(f"--probe_threshold must be in [0, 1], got {FLAGS.probe_threshold}")
     if not FLAGS.probe and not FLAGS.push_unblessed:
@@ -170,7 +241,7 @@ def main(argv: list[str]) -> int:
         pipeline.create_pipeline(
             pipeline_name=FLAGS.pipeline_name,
             pipeline_root=os.path.join(output_dir, "root"),
-            data_dir=os.path.abspath(FLAGS.data_dir),
+            **source_kwargs,
             experiment=experiment,
             push_base=push_base,
             metadata_connection_config=(

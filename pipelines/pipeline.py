@@ -21,15 +21,24 @@ from __future__ import annotations
 import os
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import preprocessing, trainer_module
+from tfx_dcgan import preprocessing, tfrecord_source, trainer_module
 from tfx_dcgan.components.feature_probe_evaluator.component import FeatureProbeEvaluator
 from tfx_dcgan.components.image_example_gen.component import ImageExampleGen
+from tfx_dcgan.components.tfds_example_gen.component import TfdsExampleGen
+from tfx_dcgan.components.tfrecord_example_gen.component import (
+    TFRecordExampleGen,
+)
+from tfx_dcgan.components.tfrecord_example_gen.component import (
+    default_input_config as tfrecord_input_config,
+)
 from tfx_dcgan.components.versioned_pusher.component import DEFAULT_MODEL_NAMES, VersionedPusher
 from tfx_dcgan.config import ExperimentConfig
 
 from tfx import v1 as tfx
 
-__all__ = ["DEFAULT_SCHEMA_PATH", "DEFAULT_BEAM_PIPELINE_ARGS", "create_pipeline"]
+__all__ = ["DEFAULT_SCHEMA_PATH", "DEFAULT_BEAM_PIPELINE_ARGS", "SOURCES", "create_pipeline"]
+
+SOURCES = ("images", "tfds", "tfrecord")
 
 DEFAULT_SCHEMA_PATH = os.path.join(
     os.path.dirname(os.path.abspath(tfx_dcgan.__file__)), "schema", "schema.pbtxt"
@@ -39,11 +48,64 @@ DEFAULT_SCHEMA_PATH = os.path.join(
 DEFAULT_BEAM_PIPELINE_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
 
+def _make_example_gen(
+    source: str,
+    *,
+    channels: int,
+    max_logged_skipped: int,
+    data_dir,
+    input_config,
+    tfds_name,
+    tfds_data_dir,
+    tfds_split_mapping,
+    tfds_image_key,
+    tfds_label_key,
+    tfrecord_pattern,
+    feature_map,
+    label_names,
+):
+    """The ExampleGen of `source`; every one writes the same raw features (tfx_dcgan.features)."""
+    if source == "images":
+        if not data_dir:
+            raise ValueError("create_pipeline: source='images' needs data_dir")
+        return ImageExampleGen(
+            input_base=data_dir,
+            channels=channels,
+            input_config=input_config,
+            max_logged_skipped=max_logged_skipped,
+        )
+    if source == "tfds":
+        if not tfds_name or not tfds_data_dir:
+            raise ValueError("create_pipeline: source='tfds' needs tfds_name and tfds_data_dir")
+        return TfdsExampleGen(
+            dataset_name=tfds_name,
+            data_dir=tfds_data_dir,
+            image_key=tfds_image_key,
+            label_key=tfds_label_key,
+            split_mapping=tfds_split_mapping,
+            channels=channels,
+            max_logged_skipped=max_logged_skipped,
+        )
+    if source == "tfrecord":
+        if not tfrecord_pattern:
+            raise ValueError("create_pipeline: source='tfrecord' needs tfrecord_pattern")
+        input_base, patterns = tfrecord_source.parse_tfrecord_pattern(tfrecord_pattern)
+        return TFRecordExampleGen(
+            input_base=input_base,
+            feature_map=feature_map,
+            channels=channels,
+            label_names=label_names,
+            input_config=input_config or tfrecord_input_config(patterns),
+            max_logged_skipped=max_logged_skipped,
+        )
+    raise ValueError(f"create_pipeline: source must be one of {SOURCES}, got {source!r}")
+
+
 def create_pipeline(
     *,
     pipeline_name: str,
     pipeline_root: str,
-    data_dir: str,
+    data_dir: str | None = None,
     experiment: ExperimentConfig,
     push_base: str,
     metadata_connection_config=None,
@@ -57,6 +119,15 @@ def create_pipeline(
     push_unblessed: bool = False,
     max_logged_skipped: int = 20,
     input_config=None,
+    source: str = "images",
+    tfds_name: str | None = None,
+    tfds_data_dir: str | None = None,
+    tfds_split_mapping: dict[str, str] | None = None,
+    tfds_image_key: str = "image",
+    tfds_label_key: str = "label",
+    tfrecord_pattern: str | None = None,
+    feature_map: dict[str, str] | str | None = None,
+    label_names: list[str] | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
@@ -89,11 +160,20 @@ def create_pipeline(
     experiment.validate()
     model = experiment.model
 
-    example_gen = ImageExampleGen(
-        input_base=data_dir,
+    example_gen = _make_example_gen(
+        source,
         channels=model.channels,
-        input_config=input_config,
         max_logged_skipped=max_logged_skipped,
+        data_dir=data_dir,
+        input_config=input_config,
+        tfds_name=tfds_name,
+        tfds_data_dir=tfds_data_dir,
+        tfds_split_mapping=tfds_split_mapping,
+        tfds_image_key=tfds_image_key,
+        tfds_label_key=tfds_label_key,
+        tfrecord_pattern=tfrecord_pattern,
+        feature_map=feature_map,
+        label_names=label_names,
     )
     curated_schema = tfx.components.ImportSchemaGen(schema_file=schema_path)
     statistics_gen = tfx.components.StatisticsGen(

@@ -451,3 +451,50 @@ def test_versioned_pusher_requires_an_explicit_unconditional_push():
         "generator",
         "discriminator_features",
     ]
+
+
+@pytest.mark.parametrize(
+    "source_kwargs,first_node",
+    [
+        (
+            {"source": "tfds", "tfds_name": "mnist:3.0.1", "tfds_data_dir": "/data/tfds"},
+            "TfdsExampleGen",
+        ),
+        (
+            {
+                "source": "tfrecord",
+                "tfrecord_pattern": "/data/records/*.tfrecord.gz",
+                "feature_map": {"image/encoded": "img"},
+            },
+            "TFRecordExampleGen",
+        ),
+    ],
+)
+def test_every_source_feeds_the_same_downstream(tmp_path, source_kwargs, first_node):
+    from pipelines import pipeline
+
+    built = pipeline.create_pipeline(
+        pipeline_name="sources",
+        pipeline_root=str(tmp_path),
+        experiment=ExperimentConfig(
+            workdir="unused", model=ModelConfig(image_size=16, ngf=4, ndf=4)
+        ),
+        push_base=str(tmp_path / "serving"),
+        **source_kwargs,
+    )
+    ids = [component.id for component in built.components]
+    assert first_node in ids and "ImageExampleGen" not in ids
+    assert set(NODES) - {"ImageExampleGen"} <= set(ids)
+
+
+def test_create_pipeline_rejects_a_source_without_its_input(tmp_path):
+    from pipelines import pipeline
+
+    with pytest.raises(ValueError, match="source='tfds' needs tfds_name and tfds_data_dir"):
+        pipeline.create_pipeline(
+            pipeline_name="sources",
+            pipeline_root=str(tmp_path),
+            source="tfds",
+            experiment=ExperimentConfig(workdir="unused"),
+            push_base=str(tmp_path),
+        )

@@ -27,6 +27,7 @@ work spreads over workers like the image ingest's file chunks.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 
@@ -48,7 +49,9 @@ __all__ = [
     "Chunk",
     "image_path",
     "load_source",
+    "parse_split_mapping",
     "plan_chunks",
+    "output_split_index",
     "TfdsToExampleDoFn",
 ]
 
@@ -213,6 +216,29 @@ def load_source(name: str, data_dir: str, image_key: str = "image", label_key: s
     )
 
 
+def parse_split_mapping(text: str | Mapping[str, str] | None) -> dict[str, str]:
+    """The --tfds_split_mapping flag ('train[:90%]=train,train[90%:]=eval', or JSON) -> dict.
+
+    None or '' gives DEFAULT_SPLIT_MAPPING. Raises ValueError for a malformed item.
+    """
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return dict(DEFAULT_SPLIT_MAPPING)
+    if isinstance(text, Mapping):
+        return dict(text)
+    if text.strip().startswith("{"):
+        return dict(json.loads(text))
+    mapping = {}
+    for item in text.split(","):
+        spec, sep, output_split = item.partition("=")
+        if not sep or not spec.strip() or not output_split.strip():
+            raise ValueError(
+                f"TFDS split mapping: expected 'tfds_split=output_split' items separated by "
+                f"commas, got {item!r} in {text!r}"
+            )
+        mapping[spec.strip()] = output_split.strip()
+    return mapping
+
+
 def _absolute_ranges(source: TfdsSource, spec: str) -> list[tuple[str, int, int]]:
     """A TFDS split spec ('train', 'train[:90%]', 'train+test') -> [(split, start, end)]."""
     import tensorflow_datasets as tfds
@@ -297,6 +323,15 @@ def plan_chunks(
             f"TFDS data set {source.name!r}: the split mapping {split_mapping} selects no elements"
         )
     return chunks
+
+
+def output_split_index(element: tuple[str, bytes], num_partitions: int, names: list[str]) -> int:
+    """beam.Partition function: the index of an (output_split, example) pair's split in `names`.
+
+    It lives here, not in the executor, so that workers never import TFX to unpickle it.
+    """
+    del num_partitions
+    return names.index(element[0])
 
 
 class TfdsToExampleDoFn(beam.DoFn):

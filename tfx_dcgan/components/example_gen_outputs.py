@@ -1,0 +1,200 @@
+"""What every tfx-dcgan ExampleGen executor writes besides the examples (executor side, imports TFX).
+
+The TFDS and TFRecord ExampleGens record their outcome the way ImageExampleGen does, so tools that
+read one (`image_example_gen.executor.read_report`, the run summary, the curated schema) read all:
+
+  * custom properties on the Examples artifact: `num_images`, `num_converted`, `num_skipped`,
+    `num_skipped_<reason>` per skip reason, `num_classes`, `label_vocabulary` (a JSON list), plus
+    source-specific counts (`num_elements`, `num_records`);
+  * `labels.txt` (line i = the text of label i) and `ingest_report.json` (the counts, the
+    vocabulary and the first skipped items) in the artifact's root;
+  * payload format tf.Example and the file format on the artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tfx_dcgan.components.image_example_gen import transforms
+from tfx_dcgan.components.image_example_gen.executor import LABELS_FILE, REPORT_FILE
+
+import apache_beam as beam
+import tensorflow as tf
+from absl import logging
+from apache_beam.metrics.metric import MetricsFilter
+from tfx.components.example_gen import utils, write_split
+from tfx.components.util import examples_utils
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+__all__ = [
+    "LABELS_FILE",
+    "REPORT_FILE",
+    "counter_totals",
+    "sample_skipped",
+    "read_skipped_sample",
+    "generate_examples_by_beam",
+    "record_outputs",
+]
+
+
+def counter_totals(result: beam.runners.runner.PipelineResult, namespace: str) -> dict[str, int]:
+    """Sums the Beam counters of `namespace` over steps (committed, else attempted, values)."""
+    totals: dict[str, int] = {}
+    query = result.metrics().query(MetricsFilter().with_namespace(namespace))
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
+    return totals
+
+
+def sample_skipped(
+    skipped: beam.pvalue.PCollection, report_dir: str, name: str, max_logged: int
+) -> None:
+    """Writes the smallest `max_logged` (path, reason, detail) items to `<report_dir>/<name>`."""
+    _ = (
+        skipped
+        | "FirstSkipped" >> beam.combiners.Top.Smallest(max(1, max_logged))
+        | "WriteSkipped"
+        >> beam.Map(transforms.write_skip_sample, os.path.join(report_dir, f"skipped-{name}.json"))
+    )
+
+
+def read_skipped_sample(report_dir: str, max_logged: int) -> list[list]:
+    """The first `max_logged` skipped items written by sample_skipped; removes `report_dir`."""
+    sample: list[list] = []
+    if tf.io.gfile.isdir(report_dir):
+        for name in sorted(tf.io.gfile.listdir(report_dir)):
+            if name.startswith("skipped-"):
+                with tf.io.gfile.GFile(os.path.join(report_dir, name)) as handle:
+                    sample.extend(json.load(handle))
+        tf.io.gfile.rmtree(report_dir)
+    return sorted(sample)[:max_logged]
+
+
+def generate_examples_by_beam(
+    pipeline: beam.Pipeline,
+    exec_properties: dict[str, Any],
+    to_examples: beam.PTransform,
+    component_name: str,
+) -> dict[str, beam.pvalue.PCollection]:
+    """BaseExampleGenExecutor.GenerateExamplesByBeam without TFX on the workers.
+
+    Input splits become output splits as they are; one input split with an output split_config
+    is hash-partitioned with `transforms.partition_by_feature` (TFX's `_PartitionFn` rule).
+
+    Args:
+      pipeline: the Beam pipeline.
+      exec_properties: the component's (input_config / output_config as JSON).
+      to_examples: a `beam.ptransform_fn` (pipeline, exec_properties, split_pattern) ->
+        PCollection of serialized tf.Example.
+      component_name: for error messages.
+
+    Returns:
+      Output split name -> PCollection of serialized tf.Example.
+    """
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+    )
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
+    )
+    split_names = utils.generate_output_split_names(input_config, output_config)
+    if not output_config.split_config.splits:
+        return {
+            name: pipeline | f"InputToRecord[{name}]" >> to_examples(exec_properties, split.pattern)
+            for name, split in zip(split_names, input_config.splits)
+        }
+    if len(input_config.splits) != 1:
+        raise ValueError(
+            f"{component_name}: output_config.split_config needs exactly one input split, got "
+            f"{[s.name for s in input_config.splits]}"
+        )
+    buckets, total = [], 0
+    for split in output_config.split_config.splits:
+        total += split.hash_buckets
+        buckets.append(total)
+    partitions = (
+        pipeline
+        | "InputToRecord" >> to_examples(exec_properties, input_config.splits[0].pattern)
+        | "SplitData"
+        >> beam.Partition(
+            transforms.partition_by_feature,
+            len(buckets),
+            buckets,
+            output_config.split_config.partition_feature_name,
+        )
+    )
+    return {name: partitions[i] for i, name in enumerate(split_names)}
+
+
+def record_outputs(
+    examples_artifact,
+    *,
+    component_name: str,
+    counts: dict[str, int],
+    vocabulary: list[str],
+    skipped_sample: list[list],
+    output_file_format: int = example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    extra_report: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Writes labels.txt, ingest_report.json and the artifact's properties; logs skips.
+
+    Args:
+      examples_artifact: the output Examples artifact (its uri exists).
+      component_name: for the log lines.
+      counts: integer counts, `num_images`, `num_converted`, `num_skipped` and
+        `num_skipped_<reason>` at least; each becomes an int custom property.
+      vocabulary: label texts, index = label.
+      skipped_sample: (path, reason, detail) items.
+      output_file_format: an example_gen_pb2.FileFormat.
+      extra_report: more JSON-able entries for the report (e.g. the source's description).
+
+    Returns:
+      The report written.
+    """
+    with tf.io.gfile.GFile(os.path.join(examples_artifact.uri, LABELS_FILE), "w") as handle:
+        handle.write("".join(f"{text}\n" for text in vocabulary))
+    report = {
+        **counts,
+        "label_vocabulary": list(vocabulary),
+        "first_skipped": skipped_sample,
+        **(extra_report or {}),
+    }
+    with tf.io.gfile.GFile(os.path.join(examples_artifact.uri, REPORT_FILE), "w") as handle:
+        json.dump(report, handle, indent=2)
+    for key, value in counts.items():
+        examples_artifact.set_int_custom_property(key, int(value))
+    examples_artifact.set_int_custom_property("num_classes", len(vocabulary))
+    examples_artifact.set_string_custom_property("label_vocabulary", json.dumps(list(vocabulary)))
+    examples_utils.set_payload_format(examples_artifact, example_gen_pb2.FORMAT_TF_EXAMPLE)
+    examples_utils.set_file_format(
+        examples_artifact, write_split.to_file_format_str(output_file_format)
+    )
+    if counts.get("num_skipped"):
+        logging.warning(
+            "%s skipped %d items (%s); the first %d:",
+            component_name,
+            counts["num_skipped"],
+            ", ".join(
+                f"{key[len('num_skipped_') :]}: {value}"
+                for key, value in sorted(counts.items())
+                if key.startswith("num_skipped_") and value
+            ),
+            len(skipped_sample),
+        )
+        for path, reason, detail in skipped_sample:
+            logging.warning("  skipped %s: %s (%s)", path, reason, detail)
+    logging.info(
+        "%s wrote %d images (%d converted to PNG), %d classes.",
+        component_name,
+        counts.get("num_images", 0),
+        counts.get("num_converted", 0),
+        len(vocabulary),
+    )
+    return report
