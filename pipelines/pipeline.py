@@ -200,7 +200,11 @@ def create_pipeline(
         schema=curated_schema.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=experiment.train.steps),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
-        custom_config={trainer_module.EXPERIMENT_KEY: experiment.to_dict()},
+        custom_config={
+            trainer_module.EXPERIMENT_KEY: experiment.to_dict(),
+            # Outlives Trainer executions: a Trainer that died resumes from its checkpoints.
+            trainer_module.CHECKPOINT_ROOT_KEY: os.path.join(pipeline_root, "TrainerCheckpoints"),
+        },
     )
     probe = None
     if enable_probe:

@@ -14,9 +14,11 @@ then writes the model artifact (the contract between Trainer, Pusher and serving
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +43,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EXPERIMENT_KEY = "experiment"
+# Optional custom_config entry: a folder that outlives Trainer executions, so a Trainer that died
+# (pre-emption, Ctrl-C, OOM) resumes from its checkpoints when the pipeline runs again.
+CHECKPOINT_ROOT_KEY = "checkpoint_root"
+# What a finished run copies from its durable workdir into the execution's model run directory.
+_RUN_OUTPUTS = ("samples", "tensorboard", "checkpoints", "train_log.jsonl", "config.json")
 GENERATOR_DIR = "generator"
 FEATURES_DIR = "discriminator_features"
 KERAS_DIR = "keras"
@@ -72,6 +79,43 @@ def experiment_from_custom_config(
     if train_steps:
         config = replace(config, train=replace(config.train, steps=int(train_steps)))
     return config.validate()
+
+
+def training_workdir(
+    custom_config: dict[str, Any] | None, model_run_dir: str, train_files: list[str]
+) -> str:
+    """Where the Trainer trains: a durable folder keyed by what determines the run.
+
+    With `checkpoint_root` in custom_config the folder is `<checkpoint_root>/<key>`, the key a hash
+    of the experiment config (steps excluded, so asking for more steps continues a run) and the
+    training files (a new Transform output starts afresh). A Trainer execution that died leaves
+    its checkpoints there, and the next execution with the same inputs resumes from them. Without
+    it, the execution's own model run directory (no resumption across executions).
+    """
+    root = (custom_config or {}).get(CHECKPOINT_ROOT_KEY)
+    if not root:
+        return model_run_dir
+    experiment = json.loads(json.dumps((custom_config or {}).get(EXPERIMENT_KEY, {})))
+    experiment.pop("workdir", None)
+    experiment.get("train", {}).pop("steps", None)
+    payload = json.dumps(
+        {"experiment": experiment, "train_files": sorted(train_files)}, sort_keys=True
+    )
+    return os.path.join(root, hashlib.sha256(payload.encode()).hexdigest()[:16])
+
+
+def copy_run_outputs(workdir: str, model_run_dir: str) -> None:
+    """Copies samples, TensorBoard logs, checkpoints and logs into the model run directory."""
+    if os.path.abspath(workdir) == os.path.abspath(model_run_dir):
+        return
+    for name in _RUN_OUTPUTS:
+        source = os.path.join(workdir, name)
+        target = os.path.join(model_run_dir, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        elif os.path.exists(source):
+            os.makedirs(model_run_dir, exist_ok=True)
+            shutil.copy2(source, target)
 
 
 def make_transformed_dataset_factory(
@@ -206,9 +250,9 @@ def run_fn(fn_args: Any) -> None:
     Raises:
       RuntimeError: training was interrupted by a signal before the requested steps.
     """
-    config = experiment_from_custom_config(
-        fn_args.custom_config, fn_args.model_run_dir, fn_args.train_steps
-    )
+    workdir = training_workdir(fn_args.custom_config, fn_args.model_run_dir, fn_args.train_files)
+    log.info("training in %s", workdir)
+    config = experiment_from_custom_config(fn_args.custom_config, workdir, fn_args.train_steps)
     model = config.model
     make_dataset = make_transformed_dataset_factory(
         fn_args.train_files,
@@ -221,8 +265,10 @@ def run_fn(fn_args: Any) -> None:
     if result.interrupted:
         raise RuntimeError(
             f"training stopped by a signal at step {result.step} of {config.train.steps}; the "
-            f"checkpoint in {result.checkpoint_dir} is kept, the model is not exported"
+            f"checkpoint in {result.checkpoint_dir} is kept (the next run with the same inputs "
+            "resumes from it when checkpoint_root is set), the model is not exported"
         )
+    copy_run_outputs(workdir, fn_args.model_run_dir)
     preprocess = TransformPreprocess(fn_args.transform_output, model.image_size, model.channels)
     paths = write_model_artifact(
         fn_args.serving_model_dir,
