@@ -1,7 +1,7 @@
 """What every tfx-dcgan ExampleGen executor writes besides the examples (executor side, imports TFX).
 
 The TFDS and TFRecord ExampleGens record their outcome the way ImageExampleGen does, so tools that
-read one (`image_example_gen.executor.read_report`, the run summary, the curated schema) read all:
+read one (`read_report`, the run summary, the curated schema) read all:
 
   * custom properties on the Examples artifact: `num_images`, `num_converted`, `num_skipped`,
     `num_skipped_<reason>` per skip reason, `num_classes`, `label_vocabulary` (a JSON list), plus
@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from tfx_dcgan.components.image_example_gen import transforms
-from tfx_dcgan.components.image_example_gen.executor import LABELS_FILE, REPORT_FILE
 
 import apache_beam as beam
 import tensorflow as tf
@@ -30,6 +29,9 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
+LABELS_FILE = "labels.txt"
+REPORT_FILE = "ingest_report.json"
+
 __all__ = [
     "LABELS_FILE",
     "REPORT_FILE",
@@ -38,6 +40,7 @@ __all__ = [
     "read_skipped_sample",
     "generate_examples_by_beam",
     "record_outputs",
+    "read_report",
 ]
 
 
@@ -198,3 +201,9 @@ def record_outputs(
         len(vocabulary),
     )
     return report
+
+
+def read_report(examples_uri: str) -> dict[str, Any]:
+    """The ingest report written beside the examples (counts, vocabulary, first skipped items)."""
+    with tf.io.gfile.GFile(os.path.join(examples_uri, REPORT_FILE)) as handle:
+        return json.load(handle)

@@ -9,29 +9,25 @@ counts (Beam metrics) must reach the output artifact.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 from typing import Any
 
 from tfx_dcgan import ingest
+from tfx_dcgan.components import example_gen_outputs
+from tfx_dcgan.components.example_gen_outputs import LABELS_FILE, REPORT_FILE, read_report
 from tfx_dcgan.components.image_example_gen import transforms
 
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
-from apache_beam.metrics.metric import MetricsFilter
-from tfx.components.example_gen import utils, write_split
+from tfx.components.example_gen import utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 __all__ = ["Executor", "LABELS_FILE", "REPORT_FILE", "read_report"]
-
-LABELS_FILE = "labels.txt"
-REPORT_FILE = "ingest_report.json"
 
 # Private exec_properties keys: values computed in Do and read by the per-split PTransform.
 _FILES_KEY = "_image_files"
@@ -89,22 +85,6 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     return results.examples
 
 
-def _counter_totals(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
-    """Sums this component's Beam counters over steps (committed, else attempted, values)."""
-    totals: dict[str, int] = {}
-    query = result.metrics().query(MetricsFilter().with_namespace(transforms.METRICS_NAMESPACE))
-    for counter in query["counters"]:
-        value = counter.committed if counter.committed is not None else counter.attempted
-        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
-    return totals
-
-
-def read_report(examples_uri: str) -> dict[str, Any]:
-    """The ingest report written beside the examples (counts, vocabulary, first skipped files)."""
-    with tf.io.gfile.GFile(os.path.join(examples_uri, REPORT_FILE)) as handle:
-        return json.load(handle)
-
-
 class Executor(BaseExampleGenExecutor):
     """ImageExampleGen's executor (see component.py for the layouts and properties)."""
 
@@ -119,43 +99,10 @@ class Executor(BaseExampleGenExecutor):
         The base class's version, with the partition function from `transforms` so that
         workers never import TFX.
         """
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-        )
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-        )
-        split_names = utils.generate_output_split_names(input_config, output_config)
         exec_properties["_beam_pipeline_args"] = self._beam_pipeline_args or []
-        if not output_config.split_config.splits:
-            return {
-                name: pipeline
-                | f"InputToRecord[{name}]" >> _ImagesToExample(exec_properties, split.pattern)
-                for name, split in zip(split_names, input_config.splits)
-            }
-        if len(input_config.splits) != 1:
-            raise ValueError(
-                "ImageExampleGen: output_config.split_config needs exactly one input split, got "
-                f"{[s.name for s in input_config.splits]}"
-            )
-        buckets, total = [], 0
-        for split in output_config.split_config.splits:
-            total += split.hash_buckets
-            buckets.append(total)
-        partitions = (
-            pipeline
-            | "InputToRecord" >> _ImagesToExample(exec_properties, input_config.splits[0].pattern)
-            | "SplitData"
-            >> beam.Partition(
-                transforms.partition_by_feature,
-                len(buckets),
-                buckets,
-                output_config.split_config.partition_feature_name,
-            )
+        return example_gen_outputs.generate_examples_by_beam(
+            pipeline, exec_properties, _ImagesToExample, "ImageExampleGen"
         )
-        return {name: partitions[i] for i, name in enumerate(split_names)}
 
     def Do(  # noqa: N802 - TFX API.
         self,
@@ -209,15 +156,10 @@ class Executor(BaseExampleGenExecutor):
             )
         result = pipeline.run()
         result.wait_until_finish()
-        totals = _counter_totals(result)
-
-        skipped_sample = []
-        for name in sorted(tf.io.gfile.listdir(report_dir)):
-            with tf.io.gfile.GFile(os.path.join(report_dir, name)) as handle:
-                skipped_sample.extend(json.load(handle))
-        tf.io.gfile.rmtree(report_dir)
-        skipped_sample = sorted(skipped_sample)[: exec_properties["max_logged_skipped"]]
-
+        totals = example_gen_outputs.counter_totals(result, transforms.METRICS_NAMESPACE)
+        skipped_sample = example_gen_outputs.read_skipped_sample(
+            report_dir, exec_properties["max_logged_skipped"]
+        )
         counts = {
             "num_files": sum(len(split_files) for split_files in files.values()),
             "num_images": totals.get(transforms.IMAGES_COUNTER, 0),
@@ -226,35 +168,11 @@ class Executor(BaseExampleGenExecutor):
         for reason in ingest.SKIP_REASONS:
             counts[f"num_skipped_{reason}"] = totals.get(transforms.skipped_counter_name(reason), 0)
         counts["num_skipped"] = sum(counts[f"num_skipped_{r}"] for r in ingest.SKIP_REASONS)
-
-        with tf.io.gfile.GFile(os.path.join(examples_artifact.uri, LABELS_FILE), "w") as handle:
-            handle.write("".join(f"{text}\n" for text in vocabulary))
-        report = {**counts, "label_vocabulary": vocabulary, "first_skipped": skipped_sample}
-        with tf.io.gfile.GFile(os.path.join(examples_artifact.uri, REPORT_FILE), "w") as handle:
-            json.dump(report, handle, indent=2)
-
-        for key, value in counts.items():
-            examples_artifact.set_int_custom_property(key, value)
-        examples_artifact.set_int_custom_property("num_classes", len(vocabulary))
-        examples_artifact.set_string_custom_property("label_vocabulary", json.dumps(vocabulary))
-        examples_utils.set_payload_format(examples_artifact, example_gen_pb2.FORMAT_TF_EXAMPLE)
-        examples_utils.set_file_format(
-            examples_artifact, write_split.to_file_format_str(output_file_format)
-        )
-
-        if counts["num_skipped"]:
-            logging.warning(
-                "ImageExampleGen skipped %d of %d files (%s); the first %d:",
-                counts["num_skipped"],
-                counts["num_files"],
-                ", ".join(f"{r}: {counts[f'num_skipped_{r}']}" for r in ingest.SKIP_REASONS),
-                len(skipped_sample),
-            )
-            for relative_path, reason, detail in skipped_sample:
-                logging.warning("  skipped %s: %s (%s)", relative_path, reason, detail)
-        logging.info(
-            "ImageExampleGen wrote %d images (%d converted to PNG), %d classes.",
-            counts["num_images"],
-            counts["num_converted"],
-            len(vocabulary),
+        example_gen_outputs.record_outputs(
+            examples_artifact,
+            component_name="ImageExampleGen",
+            counts=counts,
+            vocabulary=vocabulary,
+            skipped_sample=skipped_sample,
+            output_file_format=output_file_format,
         )
