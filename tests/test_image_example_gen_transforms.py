@@ -22,6 +22,17 @@ def _png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def _unlabelled_records(count: int) -> list[bytes]:
+    """Serialized examples of one image under the paths 0.png, 1.png, ..."""
+    image = ingest.validate_image(_png(0), 3)
+    return [
+        ingest.make_example(
+            image, label=0, label_text="", relative_path=f"{i}.png"
+        ).SerializeToString()
+        for i in range(count)
+    ]
+
+
 class IngestDoFnTest(tf.test.TestCase):
     def test_chunks_become_examples_and_skips(self):
         base = self.get_temp_dir()
@@ -50,7 +61,12 @@ class IngestDoFnTest(tf.test.TestCase):
                 )
             )
             assert_that(
-                results.examples | beam.Map(labels_and_paths),
+                results.examples | "Chunks" >> beam.Map(len),
+                equal_to([2]),  # The chunk of only a skipped file yields no empty chunk.
+                label="ChunkSizes",
+            )
+            assert_that(
+                results.examples | beam.FlatMap(lambda chunk: chunk) | beam.Map(labels_and_paths),
                 equal_to([(0, "cat/a.png"), (1, "dog/b.png")]),
                 label="Examples",
             )
@@ -68,13 +84,7 @@ class IngestDoFnTest(tf.test.TestCase):
         self.assertEqual(counters[transforms.skipped_counter_name(ingest.EMPTY_FILE)], 1)
 
     def test_partition_is_a_deterministic_function_of_the_path(self):
-        image = ingest.validate_image(_png(0), 3)
-        records = [
-            ingest.make_example(
-                image, label=0, label_text="", relative_path=f"{i}.png"
-            ).SerializeToString()
-            for i in range(400)
-        ]
+        records = _unlabelled_records(400)
         buckets = [9, 10]
         splits = [
             transforms.partition_by_feature(r, 2, buckets, features.IMAGE_PATH) for r in records
@@ -91,6 +101,43 @@ class IngestDoFnTest(tf.test.TestCase):
         self.assertEqual(
             transforms.partition_by_feature(other, 2, buckets, features.IMAGE_PATH), splits[0]
         )
+
+    def test_chunk_partition_equals_the_per_record_rule(self):
+        records = _unlabelled_records(300)
+        buckets = [9, 10]
+        parts = transforms.partition_chunk(records, buckets, features.IMAGE_PATH)
+        expected = [[], []]
+        for record in records:
+            expected[
+                transforms.partition_by_feature(record, 2, buckets, features.IMAGE_PATH)
+            ].append(record)
+        self.assertEqual(parts, expected)
+        self.assertNotEmpty(parts[1])
+
+    def test_chunk_writer_writes_what_beams_tfrecord_writer_writes(self):
+        records = [f"record {i} ".encode() * (i % 7 + 1) for i in range(1000)]
+        chunks = [records[i : i + 128] for i in range(0, len(records), 128)]
+        beam_dir = os.path.join(self.get_temp_dir(), "beam")
+        chunk_dir = os.path.join(self.get_temp_dir(), "chunks")
+        with TestPipeline() as pipeline:
+            _ = pipeline | "Records" >> beam.Create(records) | transforms.WriteTFRecords(beam_dir)
+            _ = (
+                pipeline
+                | "Chunks" >> beam.Create(chunks)
+                | transforms.WriteTFRecordChunks(chunk_dir)
+            )
+
+        def read(folder):
+            names = sorted(os.listdir(folder))
+            self.assertTrue(names)
+            for name in names:  # TFX's ExampleGen naming: data_tfrecord-SSSSS-of-NNNNN.gz
+                self.assertRegex(name, r"^data_tfrecord-\d{5}-of-\d{5}\.gz$")
+            paths = [os.path.join(folder, name) for name in names]
+            dataset = tf.data.TFRecordDataset(paths, compression_type="GZIP")
+            return sorted(record.numpy() for record in dataset)
+
+        self.assertEqual(read(chunk_dir), sorted(records))
+        self.assertEqual(read(chunk_dir), read(beam_dir))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ fatal.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import io
 import os
 import re
@@ -39,9 +40,11 @@ __all__ = [
     "detect_format",
     "validate_image",
     "make_example",
+    "serialize_example",
     "ingest_file",
     "validate_images",
     "ingest_files",
+    "ingest_records",
 ]
 
 # Why a file was skipped (the names of the Beam counters and of the artifact's count properties).
@@ -118,13 +121,26 @@ class ImageSkipped(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class IngestResult:
-    """Outcome for one file: either `example` is set or `skip_reason` (with `detail`) is."""
+    """Outcome for one file: `example` (or, from ingest_records, `record`) or `skip_reason` is set.
+
+    Attributes:
+      path: the file's full path.
+      example: the raw tf.train.Example (ingest_file, ingest_files).
+      record: the same example serialized (ingest_records).
+      skip_reason: one of SKIP_REASONS when the file was skipped, with `detail` saying why.
+      converted: the stored bytes are a PNG re-encoding made with Pillow.
+    """
 
     path: str
     example: tf.train.Example | None = None
     skip_reason: str | None = None
     detail: str = ""
     converted: bool = False
+    record: bytes | None = None
+
+    @property
+    def skipped(self) -> bool:
+        return self.skip_reason is not None
 
 
 def split_root(pattern: str) -> str:
@@ -146,6 +162,20 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("_")
 
 
+def _is_local(path: str) -> bool:
+    """True for a path on the local file system (no 'scheme://' prefix such as gs:// or s3://)."""
+    return "://" not in path
+
+
+def _read_bytes(path: str) -> bytes:
+    """A file's bytes: plain `open` for local paths (half the cost of GFile), GFile otherwise."""
+    if _is_local(path):
+        with open(path, "rb") as handle:
+            return handle.read()
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        return handle.read()
+
+
 def list_image_files(input_base: str, pattern: str = "*") -> list[ImageFile]:
     """Lists the candidate files of one split, sorted by path.
 
@@ -163,28 +193,43 @@ def list_image_files(input_base: str, pattern: str = "*") -> list[ImageFile]:
     Raises:
       FileNotFoundError: `input_base` does not exist.
     """
-    if not tf.io.gfile.isdir(input_base):
+    # Local folders are listed with the standard library: tf.io.gfile costs ~50 us a file in
+    # glob and isdir calls, 3 s of a 60,000-image ingest. Other file systems go through gfile.
+    local = _is_local(input_base)
+    isdir = os.path.isdir if local else tf.io.gfile.isdir
+    walk = os.walk if local else tf.io.gfile.walk
+    if not isdir(input_base):
         raise FileNotFoundError(f"input_base {input_base!r} is not a folder")
     root = split_root(pattern)
     root_path = os.path.join(input_base, root) if root else input_base
+    full_pattern = os.path.join(input_base, pattern)
+    matches = glob.glob(full_pattern) if local else tf.io.gfile.glob(full_pattern)
     paths: set[str] = set()
-    for match in tf.io.gfile.glob(os.path.join(input_base, pattern)):
+    for match in matches:
         if _is_hidden(os.path.basename(match.rstrip("/"))):
             continue
-        if tf.io.gfile.isdir(match):
-            for dirpath, dirnames, filenames in tf.io.gfile.walk(match):
+        if isdir(match):
+            for dirpath, dirnames, filenames in walk(match):
                 dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
                 paths.update(os.path.join(dirpath, f) for f in filenames if not _is_hidden(f))
         else:
             paths.add(match)
     files = []
     for path in sorted(paths):
-        relative_to_root = os.path.relpath(path, root_path).replace(os.sep, "/")
+        relative_to_root = _relative(path, root_path)
         parts = relative_to_root.split("/")
         label_text = parts[0] if len(parts) > 1 else ""
-        relative = os.path.relpath(path, input_base).replace(os.sep, "/")
+        relative = _relative(path, input_base)
         files.append(ImageFile(path=path, relative_path=relative, label_text=label_text))
     return files
+
+
+def _relative(path: str, folder: str) -> str:
+    """`path` relative to `folder`, '/'-separated; a prefix cut when `path` is below `folder`."""
+    prefix = folder.rstrip("/") + "/"
+    if path.startswith(prefix):
+        return path[len(prefix) :]
+    return os.path.relpath(path, folder).replace(os.sep, "/")
 
 
 def build_label_vocabulary(label_texts) -> list[str]:
@@ -352,6 +397,79 @@ def make_example(
     return example
 
 
+_INT64_MASK = (1 << 64) - 1
+
+
+def _varint(value: int) -> bytes:
+    """Protocol-buffer base-128 varint of a non-negative integer."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_delimited(field_number: int, payload: bytes) -> bytes:
+    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _feature_entry(key: bytes, feature: bytes) -> bytes:
+    # Features.feature (field 1) is a map<string, Feature>: entries of key (1) and value (2).
+    return _length_delimited(1, _length_delimited(1, key) + _length_delimited(2, feature))
+
+
+def _bytes_feature(value: bytes) -> bytes:
+    # Feature.bytes_list (field 1) -> BytesList.value (field 1).
+    return _length_delimited(1, _length_delimited(1, value))
+
+
+def _int64_feature(value: int) -> bytes:
+    # Feature.int64_list (field 3) -> Int64List.value (field 1, packed); negatives take 10 bytes.
+    return _length_delimited(3, _length_delimited(1, _varint(value & _INT64_MASK)))
+
+
+_FEATURE_KEYS = {
+    name: name.encode()
+    for name in (
+        features.IMAGE_ENCODED,
+        features.IMAGE_FORMAT,
+        features.IMAGE_HEIGHT,
+        features.IMAGE_WIDTH,
+        features.IMAGE_CHANNELS,
+        features.LABEL,
+        features.LABEL_TEXT,
+        features.IMAGE_PATH,
+    )
+}
+
+
+def serialize_example(
+    image: ValidatedImage, *, label: int, label_text: str, relative_path: str
+) -> bytes:
+    """`make_example(...).SerializeToString()`, written directly in the protobuf wire format.
+
+    The ingest's hot path: building the proto and serializing it cost ~16 us an image, as much as
+    a third of the per-image work on CIFAR-10; this costs ~4 us. The bytes parse to an Example
+    equal to make_example's (tested); only the order of map entries may differ, which no reader
+    sees.
+    """
+    keys = _FEATURE_KEYS
+    entries = b"".join(
+        (
+            _feature_entry(keys[features.IMAGE_ENCODED], _bytes_feature(image.encoded)),
+            _feature_entry(keys[features.IMAGE_FORMAT], _bytes_feature(image.format.encode())),
+            _feature_entry(keys[features.IMAGE_HEIGHT], _int64_feature(image.height)),
+            _feature_entry(keys[features.IMAGE_WIDTH], _int64_feature(image.width)),
+            _feature_entry(keys[features.IMAGE_CHANNELS], _int64_feature(image.channels)),
+            _feature_entry(keys[features.LABEL], _int64_feature(label)),
+            _feature_entry(keys[features.LABEL_TEXT], _bytes_feature(label_text.encode())),
+            _feature_entry(keys[features.IMAGE_PATH], _bytes_feature(relative_path.encode())),
+        )
+    )
+    return _length_delimited(1, entries)  # Example.features (field 1).
+
+
 def ingest_file(
     image_file: ImageFile, label_ids: dict[str, int], channels: int, data: bytes | None = None
 ) -> IngestResult:
@@ -372,8 +490,7 @@ def ingest_file(
     label = label_ids[image_file.label_text] if image_file.label_text else features.UNLABELLED
     if data is None:
         try:
-            with tf.io.gfile.GFile(image_file.path, "rb") as handle:
-                data = handle.read()
+            data = _read_bytes(image_file.path)
         except (tf.errors.OpError, OSError) as error:
             return IngestResult(image_file.path, skip_reason=UNREADABLE, detail=str(error))
     try:
@@ -457,13 +574,25 @@ def ingest_files(
     image_files: list[ImageFile], label_ids: dict[str, int], channels: int
 ) -> list[IngestResult]:
     """ingest_file over a batch (one TensorFlow decode call per batch, see validate_images)."""
+    return _ingest_batch(image_files, label_ids, channels, serialized=False)
+
+
+def ingest_records(
+    image_files: list[ImageFile], label_ids: dict[str, int], channels: int
+) -> list[IngestResult]:
+    """ingest_files with each example serialized (`record`, `example` left None): the Beam path."""
+    return _ingest_batch(image_files, label_ids, channels, serialized=True)
+
+
+def _ingest_batch(
+    image_files: list[ImageFile], label_ids: dict[str, int], channels: int, serialized: bool
+) -> list[IngestResult]:
     results: list[IngestResult | None] = [None] * len(image_files)
     datas: list[bytes] = []
     readable: list[int] = []
     for i, image_file in enumerate(image_files):
         try:
-            with tf.io.gfile.GFile(image_file.path, "rb") as handle:
-                datas.append(handle.read())
+            datas.append(_read_bytes(image_file.path))
             readable.append(i)
         except (tf.errors.OpError, OSError) as error:
             results[i] = IngestResult(image_file.path, skip_reason=UNREADABLE, detail=str(error))
@@ -475,11 +604,12 @@ def ingest_files(
             )
             continue
         label = label_ids[image_file.label_text] if image_file.label_text else features.UNLABELLED
-        example = make_example(
+        built = (serialize_example if serialized else make_example)(
             outcome,
             label=label,
             label_text=image_file.label_text,
             relative_path=image_file.relative_path,
         )
-        results[i] = IngestResult(image_file.path, example=example, converted=outcome.converted)
+        output = {"record": built} if serialized else {"example": built}
+        results[i] = IngestResult(image_file.path, converted=outcome.converted, **output)
     return results

@@ -83,6 +83,7 @@ def generate_examples_by_beam(
     exec_properties: dict[str, Any],
     to_examples: beam.PTransform,
     component_name: str,
+    chunked: bool = False,
 ) -> dict[str, beam.pvalue.PCollection]:
     """BaseExampleGenExecutor.GenerateExamplesByBeam without TFX on the workers.
 
@@ -93,11 +94,13 @@ def generate_examples_by_beam(
       pipeline: the Beam pipeline.
       exec_properties: the component's (input_config / output_config as JSON).
       to_examples: a `beam.ptransform_fn` (pipeline, exec_properties, split_pattern) ->
-        PCollection of serialized tf.Example.
+        PCollection of serialized tf.Example (or of lists of them, with `chunked`).
       component_name: for error messages.
+      chunked: the elements are lists of serialized examples (partitioned record by record with
+        the same rule; write them with `transforms.WriteTFRecordChunks`).
 
     Returns:
-      Output split name -> PCollection of serialized tf.Example.
+      Output split name -> PCollection of serialized tf.Example (lists of them with `chunked`).
     """
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
@@ -122,16 +125,18 @@ def generate_examples_by_beam(
     for split in output_config.split_config.splits:
         total += split.hash_buckets
         buckets.append(total)
-    partitions = (
-        pipeline
-        | "InputToRecord" >> to_examples(exec_properties, input_config.splits[0].pattern)
-        | "SplitData"
-        >> beam.Partition(
-            transforms.partition_by_feature,
-            len(buckets),
-            buckets,
-            output_config.split_config.partition_feature_name,
-        )
+    records = pipeline | "InputToRecord" >> to_examples(
+        exec_properties, input_config.splits[0].pattern
+    )
+    feature_name = output_config.split_config.partition_feature_name
+    if chunked:
+        tags = [str(i) for i in range(len(buckets))]
+        parts = records | "SplitData" >> beam.ParDo(
+            transforms.PartitionChunks(buckets, feature_name)
+        ).with_outputs(*tags)
+        return {name: parts[tag] for tag, name in zip(tags, split_names)}
+    partitions = records | "SplitData" >> beam.Partition(
+        transforms.partition_by_feature, len(buckets), buckets, feature_name
     )
     return {name: partitions[i] for i, name in enumerate(split_names)}
 

@@ -30,16 +30,38 @@ from tfx.utils import proto_utils
 __all__ = ["Executor", "LABELS_FILE", "REPORT_FILE", "read_report"]
 
 # Private exec_properties keys: values computed in Do and read by the per-split PTransform.
-_FILES_KEY = "_image_files"
+_MANIFESTS_KEY = "_manifests"
 _LABEL_IDS_KEY = "_label_ids"
 _REPORT_DIR_KEY = "_skip_report_dir"
 _SHUFFLE_SEED = 0
 _CHUNK_SIZE = 128
 
 
+def _split_key(split_pattern: str) -> str:
+    return hashlib.sha1(split_pattern.encode()).hexdigest()[:12]
+
+
+def _write_manifests(
+    files: dict[str, list[ingest.ImageFile]], report_dir: str
+) -> dict[str, tuple[str, int]]:
+    """Writes each split's file list, shuffled with a fixed seed; pattern -> (path, count).
+
+    The shuffle mixes the classes in the output (readers shuffle only within a buffer) and keeps
+    the output reproducible.
+    """
+    manifests = {}
+    for pattern, split_files in files.items():
+        entries = [(f.path, f.relative_path, f.label_text) for f in split_files]
+        random.Random(_SHUFFLE_SEED).shuffle(entries)
+        path = os.path.join(report_dir, f"manifest-{_split_key(pattern)}.json")
+        transforms.write_manifest(entries, path)
+        manifests[pattern] = (path, len(entries))
+    return manifests
+
+
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
+@beam.typehints.with_output_types(list)
 def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
 ) -> beam.pvalue.PCollection:
@@ -51,30 +73,26 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
       split_pattern: glob relative to input_base (see ingest.list_image_files).
 
     Returns:
-      PCollection of serialized tf.train.Example, one per valid image.
+      PCollection of lists of serialized tf.train.Example (one per valid image, up to _CHUNK_SIZE
+      a list).
     """
-    files = [
-        (f.path, f.relative_path, f.label_text) for f in exec_properties[_FILES_KEY][split_pattern]
-    ]
-    logging.info("ImageExampleGen: %d files match %r", len(files), split_pattern)
-    # A fixed-seed shuffle mixes the classes in the output (readers shuffle only within a buffer)
-    # and keeps it reproducible. Beam elements are chunks of files, not files: per-element
-    # overhead then stays off the per-image path, and one TF call decodes a chunk.
-    random.Random(_SHUFFLE_SEED).shuffle(files)
-    chunks = [files[i : i + _CHUNK_SIZE] for i in range(0, len(files), _CHUNK_SIZE)]
+    manifest_path, num_files = exec_properties[_MANIFESTS_KEY][split_pattern]
+    logging.info("ImageExampleGen: %d files match %r", num_files, split_pattern)
+    # Beam elements are chunks of files, not files: per-element overhead then stays off the
+    # per-image path, and one TF call decodes a chunk.
+    num_chunks = -(-num_files // _CHUNK_SIZE)
     results = (
         pipeline
-        | "ListFiles" >> beam.Create(chunks)
-        # Create makes one bundle; reshuffling spreads the chunks over the workers.
-        | "Reshuffle" >> beam.Reshuffle()
+        # Create reshuffles its elements, which spreads the chunks over the workers.
+        | "ChunkIndices" >> beam.Create(range(num_chunks))
+        | "ListFiles" >> beam.ParDo(transforms.ManifestChunks(manifest_path, _CHUNK_SIZE))
         | "Ingest"
         >> beam.ParDo(
             transforms.IngestDoFn(exec_properties[_LABEL_IDS_KEY], exec_properties["channels"])
         ).with_outputs(transforms.IngestDoFn.SKIPPED, main="examples")
     )
     report_path = os.path.join(
-        exec_properties[_REPORT_DIR_KEY],
-        f"skipped-{hashlib.sha1(split_pattern.encode()).hexdigest()[:12]}.json",
+        exec_properties[_REPORT_DIR_KEY], f"skipped-{_split_key(split_pattern)}.json"
     )
     _ = (
         results[transforms.IngestDoFn.SKIPPED]
@@ -101,7 +119,7 @@ class Executor(BaseExampleGenExecutor):
         """
         exec_properties["_beam_pipeline_args"] = self._beam_pipeline_args or []
         return example_gen_outputs.generate_examples_by_beam(
-            pipeline, exec_properties, _ImagesToExample, "ImageExampleGen"
+            pipeline, exec_properties, _ImagesToExample, "ImageExampleGen", chunked=True
         )
 
     def Do(  # noqa: N802 - TFX API.
@@ -139,7 +157,7 @@ class Executor(BaseExampleGenExecutor):
         )
         report_dir = os.path.join(examples_artifact.uri, "_skipped")
         tf.io.gfile.makedirs(report_dir)
-        exec_properties[_FILES_KEY] = files
+        exec_properties[_MANIFESTS_KEY] = _write_manifests(files, report_dir)
         exec_properties[_LABEL_IDS_KEY] = {text: i for i, text in enumerate(vocabulary)}
         exec_properties[_REPORT_DIR_KEY] = report_dir
 
@@ -149,7 +167,7 @@ class Executor(BaseExampleGenExecutor):
         pipeline = self._make_beam_pipeline()
         example_splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
         for split_name, example_split in example_splits.items():
-            _ = example_split | f"WriteSplit[{split_name}]" >> transforms.WriteTFRecords(
+            _ = example_split | f"WriteSplit[{split_name}]" >> transforms.WriteTFRecordChunks(
                 artifact_utils.get_split_uri(
                     output_dict[standard_component_specs.EXAMPLES_KEY], split_name
                 )
