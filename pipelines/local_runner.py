@@ -55,7 +55,7 @@ flags.DEFINE_integer(
     "steps",
     2000,
     "Training steps (Trainer TrainArgs.num_steps). The default, with ngf = ndf = 32 and batch 128, "
-    "trains about 6 minutes on 2 CPU cores (the whole run: about 9).",
+    "trains 4-6 minutes on 2 CPU cores (the whole run: 5.5-9 minutes, by host CPU).",
 )
 flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate (the paper: 2e-4).")
 flags.DEFINE_integer("seed", 0, "Seed of weights, noise and the sample grid.")
