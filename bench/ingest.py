@@ -104,31 +104,11 @@ def _tf_data_rate(paths: list[str]) -> float:
 
 def _beam_ingest(data_dir: str, beam_args: list[str]) -> tuple[float, int]:
     """Runs ImageExampleGen's executor once; returns (seconds, images written)."""
-    from tfx_dcgan.components.image_example_gen import component, executor
+    from tfx_dcgan.components.image_example_gen import component
 
-    from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
-    from tfx.types import standard_artifacts
-    from tfx.utils import proto_utils
-
-    input_config = component.default_input_config(data_dir)
-    output_config = component.default_output_config(input_config)
     out_dir = tempfile.mkdtemp(dir=FLAGS.work_dir, prefix="examples-")
-    examples = standard_artifacts.Examples()
-    examples.uri = out_dir
-    properties = {
-        "input_base": data_dir,
-        "input_config": proto_utils.proto_to_json(input_config),
-        "output_config": proto_utils.proto_to_json(output_config),
-        "output_data_format": 6,  # FORMAT_TF_EXAMPLE
-        "output_file_format": 5,  # FORMAT_TFRECORDS_GZIP
-        "channels": 3,
-        "max_logged_skipped": 20,
-    }
-    context = BaseBeamExecutor.Context(
-        beam_pipeline_args=beam_args, tmp_dir=os.path.join(out_dir, ".tmp"), unique_id="bench"
-    )
     started = time.perf_counter()
-    executor.Executor(context).Do({}, {"examples": [examples]}, properties)
+    examples = component.ingest_folder(data_dir, out_dir, beam_args)
     seconds = time.perf_counter() - started
     images = examples.get_int_custom_property("num_images")
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -39,6 +39,7 @@ __all__ = [
     "ImageExampleGenSpec",
     "default_input_config",
     "default_output_config",
+    "ingest_folder",
 ]
 
 CHANNELS_KEY = "channels"
@@ -179,3 +180,56 @@ class ImageExampleGen(base_beam_component.BaseBeamComponent):
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)
+
+
+def ingest_folder(
+    input_base: str,
+    examples_uri: str,
+    beam_pipeline_args: list[str],
+    *,
+    channels: int = 3,
+    max_logged_skipped: int = 20,
+) -> standard_artifacts.Examples:
+    """Runs ImageExampleGen's executor once, outside any pipeline (benchmarks, tests, one-offs).
+
+    The same executor and default split configs as the component, without an orchestrator or
+    ML Metadata: the result is an Examples artifact object (not registered anywhere) whose
+    custom properties carry the counts.
+
+    Args:
+      input_base: the data folder, as for ImageExampleGen.
+      examples_uri: an empty or missing folder for the output splits and reports.
+      beam_pipeline_args: e.g. ["--direct_running_mode=in_memory", "--direct_num_workers=1"].
+      channels: 1 or 3, as for ImageExampleGen.
+      max_logged_skipped: as for ImageExampleGen.
+
+    Returns:
+      The Examples artifact, its `uri` set to examples_uri.
+    """
+    from tfx.dsl.components.base import base_beam_executor
+    from tfx.utils import proto_utils
+
+    input_config = default_input_config(input_base)
+    examples = standard_artifacts.Examples()
+    examples.uri = examples_uri
+    tf.io.gfile.makedirs(examples_uri)
+    properties = {
+        standard_component_specs.INPUT_BASE_KEY: input_base,
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
+            default_output_config(input_config)
+        ),
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        CHANNELS_KEY: channels,
+        MAX_LOGGED_SKIPPED_KEY: max_logged_skipped,
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(
+        beam_pipeline_args=beam_pipeline_args,
+        tmp_dir=os.path.join(examples_uri, ".tmp"),
+        unique_id="standalone",
+    )
+    executor.Executor(context).Do(
+        {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties
+    )
+    return examples

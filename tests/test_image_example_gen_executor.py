@@ -1,0 +1,83 @@
+"""ImageExampleGen's executor on a real Examples artifact with Beam's in-memory runner (no DAG).
+
+A flat folder of more images than one chunk, with unusable files among them, exercises the
+chunked path end to end: the file manifest, chunk ingest, the hash partition of chunks into
+train/eval and the TFRecord chunk sink.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import tfx_dcgan  # noqa: F401  (TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
+from tfx_dcgan import features, ingest
+from tfx_dcgan.components.image_example_gen import transforms
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+NUM_IMAGES = 300  # More than two chunks of 128.
+
+
+def _read_split(uri: str, split: str) -> list[bytes]:
+    files = sorted(glob.glob(os.path.join(uri, f"Split-{split}", "data_tfrecord-*.gz")))
+    assert files, f"no files in Split-{split}"
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return [record.numpy() for record in dataset]
+
+
+@pytest.fixture(scope="module")
+def flat_ingest(tmp_path_factory):
+    from tfx_dcgan.components.image_example_gen import component
+
+    root = tmp_path_factory.mktemp("flat")
+    data_dir = str(root / "images")
+    os.makedirs(data_dir)
+    rng = np.random.default_rng(0)
+    for i in range(NUM_IMAGES):
+        pixels = rng.integers(0, 256, (6 + i % 5, 7, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(os.path.join(data_dir, f"{i:04d}.png"))
+    open(os.path.join(data_dir, "empty.jpg"), "wb").close()
+    with open(os.path.join(data_dir, "notes.txt"), "w") as handle:
+        handle.write("not an image\n")
+    return component.ingest_folder(
+        data_dir,
+        str(root / "examples"),
+        ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+    )
+
+
+def test_every_good_image_lands_once_in_the_split_its_path_hashes_to(flat_ingest):
+    buckets = [9, 10]
+    paths = {}
+    for index, split in enumerate(("train", "eval")):
+        for record in _read_split(flat_ingest.uri, split):
+            feature = tf.train.Example.FromString(record).features.feature
+            path = feature[features.IMAGE_PATH].bytes_list.value[0].decode()
+            assert path not in paths, f"{path} written twice"
+            paths[path] = index
+            assert feature[features.LABEL].int64_list.value == [features.UNLABELLED]
+            assert transforms.partition_by_feature(record, 2, buckets, features.IMAGE_PATH) == index
+    assert sorted(paths) == [f"{i:04d}.png" for i in range(NUM_IMAGES)]
+    assert 10 <= list(paths.values()).count(1) <= 60  # About one in ten in 'eval'.
+
+
+def test_counts_and_report_are_recorded_and_scratch_files_removed(flat_ingest):
+    assert flat_ingest.get_int_custom_property("num_images") == NUM_IMAGES
+    assert flat_ingest.get_int_custom_property("num_skipped") == 2
+    assert flat_ingest.get_int_custom_property(f"num_skipped_{ingest.EMPTY_FILE}") == 1
+    assert flat_ingest.get_int_custom_property(f"num_skipped_{ingest.NOT_AN_IMAGE}") == 1
+    with open(os.path.join(flat_ingest.uri, "ingest_report.json")) as handle:
+        report = json.load(handle)
+    assert sorted(entry[0] for entry in report["first_skipped"]) == ["empty.jpg", "notes.txt"]
+    # The manifests and skip samples live in a scratch folder that Do removes.
+    assert sorted(os.listdir(flat_ingest.uri)) == [
+        "Split-eval",
+        "Split-train",
+        "ingest_report.json",
+        "labels.txt",
+    ]
