@@ -81,7 +81,8 @@ def _subset(root: str, limit: int, name: str) -> tuple[str, list[str]]:
     return target, paths
 
 
-def _tf_data_rate(paths: list[str]) -> float:
+def _tf_data_rates(paths: list[str], passes: int = 3) -> list[float]:
+    """images/s of `passes` full tf.data passes over `paths` (they vary by 1.5x run to run here)."""
     from tfx_dcgan import image_ops
 
     import tensorflow as tf
@@ -97,9 +98,12 @@ def _tf_data_rate(paths: list[str]) -> float:
     )
     for _ in dataset.take(1):  # Warm-up: graph building and thread pools.
         pass
-    started = time.perf_counter()
-    count = sum(int(batch.shape[0]) for batch in dataset)
-    return count / (time.perf_counter() - started)
+    rates = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        count = sum(int(batch.shape[0]) for batch in dataset)
+        rates.append(count / (time.perf_counter() - started))
+    return rates
 
 
 def _beam_ingest(data_dir: str, beam_args: list[str]) -> tuple[float, int]:
@@ -122,8 +126,13 @@ def main(argv):
     tiny_dir, _ = _subset(root, 8, "subset-tiny")
     print(f"{len(paths)} images in {data_dir}", flush=True)
 
-    ceiling = _tf_data_rate(paths)
-    print(f"tf.data read + decode_image (ceiling): {ceiling:8.0f} images/s", flush=True)
+    rates = _tf_data_rates(paths)
+    ceiling = max(rates)  # The ceiling is the best pass.
+    print(
+        f"tf.data read + decode_image (ceiling): {ceiling:8.0f} images/s "
+        f"(best of {len(rates)} passes: {', '.join(f'{r:.0f}' for r in rates)})",
+        flush=True,
+    )
 
     modes = [
         (

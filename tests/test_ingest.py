@@ -203,55 +203,6 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(batch[0].example, single[0].example)
         self.assertEqual([r.skip_reason for r in single], [r.skip_reason for r in batch])
 
-    def test_ingest_records_serializes_what_ingest_files_builds(self):
-        base = self.get_temp_dir()
-        self._write(os.path.join(base, "records", "cat", "a.png"), _encode(_pixels(), "PNG"))
-        self._write(os.path.join(base, "records", "dog", "b.jpg"), b"")
-        files = ingest.list_image_files(os.path.join(base, "records"))
-        label_ids = {"cat": 0, "dog": 1}
-        records = ingest.ingest_records(files, label_ids, channels=3)
-        examples = ingest.ingest_files(files, label_ids, channels=3)
-        self.assertEqual([r.skipped for r in records], [False, True])
-        self.assertEqual(records[1].skip_reason, ingest.EMPTY_FILE)
-        self.assertIsNone(records[0].example)
-        self.assertEqual(tf.train.Example.FromString(records[0].record), examples[0].example)
-
-    @parameterized.parameters(
-        (0, "", "a.png", 1, 1, 1),
-        (features.UNLABELLED, "", "flat/ünïcode name.png", 300, 70000, 4),
-        (12345678901, "a" * 200, "x/" * 100 + "y.jpg", 2**31, 2**40, 3),
-    )
-    def test_serialize_example_parses_to_make_example(
-        self, label, label_text, path, height, width, channels
-    ):
-        image = ingest.ValidatedImage(
-            encoded=bytes(range(256)) * 3,
-            format="png",
-            height=height,
-            width=width,
-            channels=channels,
-            converted=False,
-        )
-        fast = ingest.serialize_example(
-            image, label=label, label_text=label_text, relative_path=path
-        )
-        reference = ingest.make_example(
-            image, label=label, label_text=label_text, relative_path=path
-        )
-        self.assertEqual(tf.train.Example.FromString(fast), reference)
-        # TensorFlow's own parser reads it too, with the dtypes the schema declares.
-        parsed = tf.io.parse_single_example(
-            fast,
-            {
-                features.LABEL: tf.io.FixedLenFeature([], tf.int64),
-                features.IMAGE_WIDTH: tf.io.FixedLenFeature([], tf.int64),
-                features.IMAGE_PATH: tf.io.FixedLenFeature([], tf.string),
-            },
-        )
-        self.assertEqual(int(parsed[features.LABEL]), label)
-        self.assertEqual(int(parsed[features.IMAGE_WIDTH]), width)
-        self.assertEqual(parsed[features.IMAGE_PATH].numpy().decode(), path)
-
     def test_listing_with_trailing_slash_and_relative_base(self):
         base = self.get_temp_dir()
         self._write(os.path.join(base, "rel", "cat", "a.png"), _encode(_pixels(), "PNG"))

@@ -40,11 +40,9 @@ __all__ = [
     "detect_format",
     "validate_image",
     "make_example",
-    "serialize_example",
     "ingest_file",
     "validate_images",
     "ingest_files",
-    "ingest_records",
 ]
 
 # Why a file was skipped (the names of the Beam counters and of the artifact's count properties).
@@ -121,26 +119,13 @@ class ImageSkipped(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class IngestResult:
-    """Outcome for one file: `example` (or, from ingest_records, `record`) or `skip_reason` is set.
-
-    Attributes:
-      path: the file's full path.
-      example: the raw tf.train.Example (ingest_file, ingest_files).
-      record: the same example serialized (ingest_records).
-      skip_reason: one of SKIP_REASONS when the file was skipped, with `detail` saying why.
-      converted: the stored bytes are a PNG re-encoding made with Pillow.
-    """
+    """Outcome for one file: either `example` is set or `skip_reason` (with `detail`) is."""
 
     path: str
     example: tf.train.Example | None = None
     skip_reason: str | None = None
     detail: str = ""
     converted: bool = False
-    record: bytes | None = None
-
-    @property
-    def skipped(self) -> bool:
-        return self.skip_reason is not None
 
 
 def split_root(pattern: str) -> str:
@@ -168,7 +153,7 @@ def _is_local(path: str) -> bool:
 
 
 def _read_bytes(path: str) -> bytes:
-    """A file's bytes: plain `open` for local paths (half the cost of GFile), GFile otherwise."""
+    """A file's bytes: plain `open` for local paths (9 us a CIFAR-10 JPEG against GFile's 15 us)."""
     if _is_local(path):
         with open(path, "rb") as handle:
             return handle.read()
@@ -193,8 +178,9 @@ def list_image_files(input_base: str, pattern: str = "*") -> list[ImageFile]:
     Raises:
       FileNotFoundError: `input_base` does not exist.
     """
-    # Local folders are listed with the standard library: tf.io.gfile costs ~50 us a file in
-    # glob and isdir calls, 3 s of a 60,000-image ingest. Other file systems go through gfile.
+    # Local folders are listed with the standard library and relative paths cut as prefixes:
+    # 0.5 s for CIFAR-10's 60,000 files against 1.6 s with tf.io.gfile and os.path.relpath.
+    # Other file systems (gs://, s3://, ...) go through gfile.
     local = _is_local(input_base)
     isdir = os.path.isdir if local else tf.io.gfile.isdir
     walk = os.walk if local else tf.io.gfile.walk
@@ -397,79 +383,6 @@ def make_example(
     return example
 
 
-_INT64_MASK = (1 << 64) - 1
-
-
-def _varint(value: int) -> bytes:
-    """Protocol-buffer base-128 varint of a non-negative integer."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _length_delimited(field_number: int, payload: bytes) -> bytes:
-    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _feature_entry(key: bytes, feature: bytes) -> bytes:
-    # Features.feature (field 1) is a map<string, Feature>: entries of key (1) and value (2).
-    return _length_delimited(1, _length_delimited(1, key) + _length_delimited(2, feature))
-
-
-def _bytes_feature(value: bytes) -> bytes:
-    # Feature.bytes_list (field 1) -> BytesList.value (field 1).
-    return _length_delimited(1, _length_delimited(1, value))
-
-
-def _int64_feature(value: int) -> bytes:
-    # Feature.int64_list (field 3) -> Int64List.value (field 1, packed); negatives take 10 bytes.
-    return _length_delimited(3, _length_delimited(1, _varint(value & _INT64_MASK)))
-
-
-_FEATURE_KEYS = {
-    name: name.encode()
-    for name in (
-        features.IMAGE_ENCODED,
-        features.IMAGE_FORMAT,
-        features.IMAGE_HEIGHT,
-        features.IMAGE_WIDTH,
-        features.IMAGE_CHANNELS,
-        features.LABEL,
-        features.LABEL_TEXT,
-        features.IMAGE_PATH,
-    )
-}
-
-
-def serialize_example(
-    image: ValidatedImage, *, label: int, label_text: str, relative_path: str
-) -> bytes:
-    """`make_example(...).SerializeToString()`, written directly in the protobuf wire format.
-
-    The ingest's hot path: building the proto and serializing it cost ~16 us an image, as much as
-    a third of the per-image work on CIFAR-10; this costs ~4 us. The bytes parse to an Example
-    equal to make_example's (tested); only the order of map entries may differ, which no reader
-    sees.
-    """
-    keys = _FEATURE_KEYS
-    entries = b"".join(
-        (
-            _feature_entry(keys[features.IMAGE_ENCODED], _bytes_feature(image.encoded)),
-            _feature_entry(keys[features.IMAGE_FORMAT], _bytes_feature(image.format.encode())),
-            _feature_entry(keys[features.IMAGE_HEIGHT], _int64_feature(image.height)),
-            _feature_entry(keys[features.IMAGE_WIDTH], _int64_feature(image.width)),
-            _feature_entry(keys[features.IMAGE_CHANNELS], _int64_feature(image.channels)),
-            _feature_entry(keys[features.LABEL], _int64_feature(label)),
-            _feature_entry(keys[features.LABEL_TEXT], _bytes_feature(label_text.encode())),
-            _feature_entry(keys[features.IMAGE_PATH], _bytes_feature(relative_path.encode())),
-        )
-    )
-    return _length_delimited(1, entries)  # Example.features (field 1).
-
-
 def ingest_file(
     image_file: ImageFile, label_ids: dict[str, int], channels: int, data: bytes | None = None
 ) -> IngestResult:
@@ -574,19 +487,6 @@ def ingest_files(
     image_files: list[ImageFile], label_ids: dict[str, int], channels: int
 ) -> list[IngestResult]:
     """ingest_file over a batch (one TensorFlow decode call per batch, see validate_images)."""
-    return _ingest_batch(image_files, label_ids, channels, serialized=False)
-
-
-def ingest_records(
-    image_files: list[ImageFile], label_ids: dict[str, int], channels: int
-) -> list[IngestResult]:
-    """ingest_files with each example serialized (`record`, `example` left None): the Beam path."""
-    return _ingest_batch(image_files, label_ids, channels, serialized=True)
-
-
-def _ingest_batch(
-    image_files: list[ImageFile], label_ids: dict[str, int], channels: int, serialized: bool
-) -> list[IngestResult]:
     results: list[IngestResult | None] = [None] * len(image_files)
     datas: list[bytes] = []
     readable: list[int] = []
@@ -604,12 +504,11 @@ def _ingest_batch(
             )
             continue
         label = label_ids[image_file.label_text] if image_file.label_text else features.UNLABELLED
-        built = (serialize_example if serialized else make_example)(
+        example = make_example(
             outcome,
             label=label,
             label_text=image_file.label_text,
             relative_path=image_file.relative_path,
         )
-        output = {"record": built} if serialized else {"example": built}
-        results[i] = IngestResult(image_file.path, converted=outcome.converted, **output)
+        results[i] = IngestResult(image_file.path, example=example, converted=outcome.converted)
     return results

@@ -49,7 +49,7 @@ def skipped_counter_name(reason: str) -> str:
 def write_manifest(entries: list[tuple[str, str, str]], path: str) -> None:
     """Writes the (path, relative_path, label_text) list one split ingests, as JSON."""
     with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps([list(entry) for entry in entries]))
+        handle.write(json.dumps(entries))
 
 
 class ManifestChunks(beam.DoFn):
@@ -68,7 +68,7 @@ class ManifestChunks(beam.DoFn):
     def process(self, index: int):
         if self._entries is None:
             with tf.io.gfile.GFile(self._manifest_path) as handle:
-                self._entries = [tuple(entry) for entry in json.load(handle)]
+                self._entries = json.load(handle)  # [path, relative_path, label_text] lists.
         chunk = self._entries[index * self._chunk_size : (index + 1) * self._chunk_size]
         if chunk:
             yield chunk
@@ -101,9 +101,9 @@ class IngestDoFn(beam.DoFn):
         records = []
         converted = 0
         for image_file, result in zip(
-            image_files, ingest.ingest_records(image_files, self._label_ids, self._channels)
+            image_files, ingest.ingest_files(image_files, self._label_ids, self._channels)
         ):
-            if result.skipped:
+            if result.example is None:
                 self._skipped[result.skip_reason].inc()
                 yield beam.pvalue.TaggedOutput(
                     self.SKIPPED,
@@ -111,7 +111,7 @@ class IngestDoFn(beam.DoFn):
                 )
                 continue
             converted += int(result.converted)
-            records.append(result.record)
+            records.append(result.example.SerializeToString())
         self._images.inc(len(records))
         self._converted.inc(converted)
         if records:
