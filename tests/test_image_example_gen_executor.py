@@ -81,3 +81,23 @@ def test_counts_and_report_are_recorded_and_scratch_files_removed(flat_ingest):
         "ingest_report.json",
         "labels.txt",
     ]
+
+
+def test_a_folder_without_one_usable_image_is_a_clear_error(tmp_path):
+    from tfx_dcgan.components.image_example_gen import component
+
+    data_dir = tmp_path / "bad"
+    for name in ("cat", "dog"):
+        (data_dir / name).mkdir(parents=True)
+        (data_dir / name / "a.jpg").write_text("not an image")
+        (data_dir / name / "b.png").write_bytes(b"")
+    examples_uri = str(tmp_path / "examples")
+    with pytest.raises(ValueError, match=r"no usable image among the 4 files.*2 empty_file"):
+        component.ingest_folder(
+            str(data_dir),
+            examples_uri,
+            ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+        )
+    # The report is still written for the user to read.
+    with open(os.path.join(examples_uri, "ingest_report.json")) as handle:
+        assert json.load(handle)["num_skipped"] == 4

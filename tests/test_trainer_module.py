@@ -8,6 +8,9 @@ import tfx_dcgan  # noqa: F401
 from tfx_dcgan import trainer_module
 from tfx_dcgan.config import ExperimentConfig, ModelConfig, TrainConfig
 
+import pytest
+import tensorflow as tf
+
 
 def _custom_config(root, steps=10, ngf=8):
     experiment = ExperimentConfig(
@@ -54,3 +57,14 @@ def test_run_outputs_are_copied_into_the_model_run_dir(tmp_path):
         "train_log.jsonl",
     ):
         assert (model_run / relative).read_text() == relative
+
+
+def test_an_empty_training_split_is_a_clear_error(tmp_path):
+    empty = str(tmp_path / "Split-train" / "data_tfrecord-00000-of-00001.gz")
+    os.makedirs(os.path.dirname(empty))
+    with tf.io.TFRecordWriter(empty, "GZIP"):
+        pass
+    with pytest.raises(ValueError, match="training split is empty.*ingest_report.json"):
+        trainer_module.make_transformed_dataset_factory(
+            [str(tmp_path / "Split-train" / "*")], image_size=16, channels=3, global_batch_size=4
+        )

@@ -146,10 +146,17 @@ def make_transformed_dataset_factory(
 
     Raises:
       FileNotFoundError: no file matches `file_patterns`.
+      ValueError: the files hold no example (repeated, they would give no batch at all).
     """
     files = sorted({path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)})
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
+    if not any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1)):
+        raise ValueError(
+            f"the training split is empty: the {len(files)} transformed example files matching "
+            f"{file_patterns} hold no image (were all images skipped at ingest? see the Examples "
+            "artifact's ingest_report.json)"
+        )
     spec = {features.TRANSFORMED_IMAGE: tf.io.FixedLenFeature([], tf.string)}
 
     def parse(serialized: tf.Tensor) -> tf.Tensor:

@@ -194,3 +194,16 @@ class Executor(BaseExampleGenExecutor):
             skipped_sample=skipped_sample,
             output_file_format=output_file_format,
         )
+        if counts["num_images"] == 0:
+            reasons = ", ".join(
+                f"{counts[f'num_skipped_{r}']} {r}"
+                for r in ingest.SKIP_REASONS
+                if counts[f"num_skipped_{r}"]
+            )
+            raise ValueError(
+                f"ImageExampleGen: no usable image among the {counts['num_files']} files under "
+                f"input_base {exec_properties[standard_component_specs.INPUT_BASE_KEY]!r} "
+                f"({reasons or 'no files matched'}); first skipped: "
+                f"{[entry[0] for entry in skipped_sample[:5]]}; the report is "
+                f"{os.path.join(examples_artifact.uri, REPORT_FILE)}"
+            )
