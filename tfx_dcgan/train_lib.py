@@ -497,9 +497,10 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
                 # The first step traces the function: keep it out of the throughput figure.
                 interval_start, interval_steps = time.perf_counter(), 0
             is_last = step == train_config.steps
-            checkpoint_due = (
-                step % train_config.checkpoint_every == 0 or is_last or stop.signal_name
-            )
+            # Read the flag once a step: a signal landing between the checkpoint decision and the
+            # break would otherwise stop the run without saving the step it reports.
+            stopping = stop.signal_name is not None
+            checkpoint_due = step % train_config.checkpoint_every == 0 or is_last or stopping
             if step % train_config.log_every == 0 or checkpoint_due:
                 values = {name: float(value) for name, value in metrics.items()}
                 if not all(math.isfinite(v) for v in values.values()):
@@ -542,7 +543,7 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
                 _write_samples(state, step, paths["samples"], writer, final=False, write=is_chief)
             if checkpoint_due:
                 manager.save(checkpoint_number=step)
-            if stop.signal_name:
+            if stopping:
                 result.interrupted = True
                 log.warning(
                     "stopped by %s at step %d; checkpoint saved in %s. Run the same command to resume.",
