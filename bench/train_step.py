@@ -102,7 +102,6 @@ def run_worker(args: argparse.Namespace) -> None:
     ngf = args.ngf or DEFAULT_WIDTHS.get(size, 64)
     ndf = args.ndf or DEFAULT_WIDTHS.get(size, 64)
     config = ExperimentConfig(
-        workdir="",
         model=ModelConfig(
             image_size=size,
             channels=args.channels,

@@ -3,59 +3,76 @@
     python -m pipelines.kubeflow_v2_runner \\
         --default_image=us-docker.pkg.dev/PROJECT/repo/tfx-dcgan:0.1.0 \\
         --pipeline_root=gs://BUCKET/tfx-dcgan --data_dir=gs://BUCKET/images \\
-        --push_base=gs://BUCKET/serving --output_file=tfx_dcgan_pipeline.json
+        --layout=split_subroots --push_base=gs://BUCKET/serving \\
+        --output_file=tfx_dcgan_pipeline.json
 
-The image must contain this repository installed (`pip install .[pipeline]`), because components
-run `tfx_dcgan.*` by import path. Nothing is read from --data_dir at compile time: --layout says
-whether it holds train/ and test/ sub-roots. Model and training flags are the local runner's
-(--steps, --image_size, --ngf, ...). Submit the JSON with the KFP client or Vertex AI
+Every flag of the local runner (model, training, strategy, source, Beam, probe, push, cache) means
+the same here and reaches the compiled spec: both runners parse tfx_dcgan/cli_flags.py into the
+same PipelineConfig and ExperimentConfig. The image must contain this repository installed
+(`pip install .[pipeline]`) and set TF_USE_LEGACY_KERAS=1, because components run `tfx_dcgan.*` by
+import path. Nothing is read from --data_dir at compile time unless it is a local folder and
+--layout=auto. Submit the JSON with the KFP client or Vertex AI
 (`aiplatform.PipelineJob(template_path=...)`). Pushes to gs:// are not atomic (see
 tfx_dcgan/components/versioned_pusher/executor.py); TF Serving should poll a POSIX volume.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tfx_dcgan import cli_flags
+from tfx_dcgan.config import ConfigError, ExperimentConfig, PipelineConfig
 
-from absl import app, flags
+from absl import app
 
-from pipelines import local_runner  # noqa: F401  (defines the shared model/training flags)
+FLAGS = cli_flags.FLAGS
 
-FLAGS = flags.FLAGS
-
-flags.DEFINE_string("default_image", None, "Container image with this project installed.")
-flags.DEFINE_string("pipeline_root", None, "Artifact root, e.g. gs://BUCKET/tfx-dcgan.")
-flags.DEFINE_string("output_file", "tfx_dcgan_pipeline.json", "Pipeline-spec JSON to write.")
-flags.DEFINE_enum(
-    "layout",
-    "split_subroots",
-    ["split_subroots", "single"],
-    "split_subroots: --data_dir holds train/<class>/* and test/<class>/* ('train' and 'eval' "
-    "splits); single: class folders (or flat) hash-split 9:1 into train and eval.",
+COMMAND = cli_flags.Command(
+    name="python -m pipelines.kubeflow_v2_runner",
+    flag_names=(
+        "default_image",
+        "pipeline_root",
+        "output_file",
+        *(n for n in cli_flags.PIPELINE_FLAGS if n != "pipeline_root"),
+        *(n for n in cli_flags.EXPERIMENT_FLAGS if n != "data_dir"),
+    ),
+    defaults=cli_flags.MAIN_JOB_DEFAULTS,
+    help_overrides={
+        "pipeline_root": "Artifact root, e.g. gs://BUCKET/tfx-dcgan (required).",
+        "default_image": "Container image with this project installed (required).",
+    },
 )
-flags.mark_flags_as_required(["default_image", "pipeline_root"])
 
 
-def _input_config():
-    from tfx.proto import example_gen_pb2
+def configs_from_flags() -> tuple[PipelineConfig, ExperimentConfig]:
+    """(pipeline config, experiment config) from the parsed flags; nothing remote is read.
 
-    if FLAGS.layout == "split_subroots":
-        return example_gen_pb2.Input(
-            splits=[
-                example_gen_pb2.Input.Split(name="train", pattern="train/*"),
-                example_gen_pb2.Input.Split(name="eval", pattern="test/*"),
-            ]
-        )
-    return example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*")]
+    Raises:
+      ConfigError: a missing or bad flag (named in the message).
+    """
+    for name in ("default_image", "pipeline_root"):
+        if not FLAGS[name].value:
+            raise ConfigError(f"--{name} is required (see `{COMMAND.name} --help`)")
+    experiment = cli_flags.experiment_from_flags(data_dir="").validate()
+    pipeline_config = cli_flags.pipeline_config_from_flags(
+        pipeline_root=FLAGS.pipeline_root,
+        push_base=os.path.join(FLAGS.pipeline_root, "serving"),
+        check_local_paths=False,
     )
+    return pipeline_config, experiment
 
 
-def main(argv: list[str]) -> None:
-    del argv
-    experiment = local_runner._experiment()  # noqa: SLF001 - shared flag parsing.
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        pipeline_config, experiment = configs_from_flags()
+    except ConfigError as error:
+        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        return 2
     from tfx import v1 as tfx
 
     from pipelines import pipeline
@@ -67,20 +84,26 @@ def main(argv: list[str]) -> None:
         output_dir=os.path.dirname(os.path.abspath(FLAGS.output_file)),
         output_filename=os.path.basename(FLAGS.output_file),
     )
-    runner.run(
-        pipeline.create_pipeline(
-            pipeline_name=FLAGS.pipeline_name.replace("_", "-"),
-            pipeline_root=FLAGS.pipeline_root,
-            data_dir=FLAGS.data_dir,
-            experiment=experiment,
-            push_base=FLAGS.push_base or os.path.join(FLAGS.pipeline_root, "serving"),
-            schema_path=FLAGS.schema_path or pipeline.DEFAULT_SCHEMA_PATH,
-            beam_pipeline_args=local_runner._beam_pipeline_args(),  # noqa: SLF001
-            input_config=_input_config(),
-        )
+    # Kubeflow pipeline names are DNS-style: no underscores.
+    kubeflow_config = dataclasses.replace(
+        pipeline_config, pipeline_name=pipeline_config.pipeline_name.replace("_", "-")
     )
+    try:
+        built = pipeline.create_pipeline(kubeflow_config, experiment)
+    except ConfigError as error:
+        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        return 2
+    runner.run(built)
     print(f"wrote {os.path.abspath(FLAGS.output_file)}")
+    return 0
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console entry: parses flags and runs main."""
+    from tfx_dcgan.cli import run_command
+
+    run_command(main, argv, COMMAND, __doc__)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run()

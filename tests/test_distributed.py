@@ -35,3 +35,12 @@ def test_replica_local_batch_norm_differs(first_steps):
     # (Documented behaviour; the paper's semantics need --sync_batch_norm.)
     local = first_steps["mirrored_local_bn"]["steps"][0]["disc_loss"]
     assert abs(local - first_steps["default"]["steps"][0]["disc_loss"]) > 1e-4
+
+
+def test_sync_batch_norm_matches_the_single_replica_weights_after_one_sgd_step(first_steps):
+    # Plain SGD moves each weight by lr x gradient, so a gradient summed instead of averaged over
+    # replicas (or averaged twice) shows here as a relative difference near 1; Adam would hide it.
+    sgd = first_steps["sgd"]
+    assert sgd["num_variables"] > 10
+    assert sgd["max_update"] > 1e-2  # the step did move the weights
+    assert sgd["max_relative_difference"] < 1e-3

@@ -54,7 +54,6 @@ def test_defaults_follow_the_paper():
 
 def test_config_round_trip_through_json():
     config = ExperimentConfig(
-        workdir="/tmp/x",
         data=DataConfig(data_dir="/data", shuffle_seed=3),
         model=ModelConfig(image_size=64, ngf=128, kernel_size=4),
         train=TrainConfig(steps=7, strategy="mirrored"),
@@ -81,12 +80,20 @@ def test_config_rejects_unknown_fields():
 )
 def test_train_config_errors_name_the_field(train_kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        ExperimentConfig(workdir="/tmp/x", train=TrainConfig(**train_kwargs)).validate()
+        ExperimentConfig(train=TrainConfig(**train_kwargs)).validate()
 
 
 def test_workdir_is_required():
+    from tfx_dcgan import train_lib
+
     with pytest.raises(ConfigError, match="workdir must be set"):
-        ExperimentConfig().validate()
+        train_lib.train(ExperimentConfig(), "")
+
+
+def test_config_files_of_older_runs_still_load():
+    # config.json written while the workdir was part of the config.
+    values = {**ExperimentConfig().to_dict(), "workdir": "/old/run"}
+    assert ExperimentConfig.from_dict(values) == ExperimentConfig()
 
 
 def test_center_crop_and_resize_keeps_the_centre():

@@ -19,11 +19,12 @@ import types
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan import features, models, preprocessing, train_lib
-from tfx_dcgan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tfx_dcgan.config import ExperimentConfig, ModelConfig, PipelineConfig
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_python
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,7 @@ NODES = (
     "VersionedPusher",
 )
 CLASSES = ("cat", "dog")
+MODEL = ModelConfig(image_size=16, channels=3, z_dim=16, ngf=8, ndf=8)
 
 
 def _make_dataset(root: str) -> dict:
@@ -74,24 +76,52 @@ def _make_dataset(root: str) -> dict:
     return {"good": good, "train_good": 2 * 10 + 1, "eval_good": 2 * 3}
 
 
-def _run(run, probe_accuracy_threshold: float = 0.0) -> float:
+def _argv(run, *extra: str) -> list[str]:
+    """The main job's command line on the tests' tiny data and model."""
+    return [
+        f"--data_dir={run.data_dir}",
+        f"--output_dir={run.root}",
+        f"--pipeline_name={PIPELINE_NAME}",
+        "--image_size=16",
+        "--z_dim=16",
+        "--ngf=8",
+        "--ndf=8",
+        "--batch_size=8",
+        f"--steps={STEPS}",
+        "--log_every=2",
+        "--sample_every=0",
+        "--checkpoint_every=2",
+        "--sample_grid=4",
+        # Beam in-process: multi-processing workers add ~30 s per Beam component on 2 cores.
+        "--beam_workers=1",
+        "--probe_threshold=0.0",
+        # The Trainer honours the strategy: two replicas with batch norm over the global batch.
+        "--strategy=mirrored",
+        "--cpu_replicas=2",
+        "--sync_batch_norm",
+        *extra,
+    ]
+
+
+def _run_in_process(run, *extra: str) -> float:
+    """The same pipeline as the runner builds from the same flags, run in this process."""
+    from tfx_dcgan import cli_flags
+
+    from absl.testing import flagsaver
     from tfx import v1 as tfx
 
-    from pipelines import pipeline
+    from pipelines import local_runner, pipeline
 
+    with flagsaver.flagsaver():
+        local_runner.COMMAND.apply_defaults()
+        cli_flags.FLAGS(["tfx-dcgan pipeline", *_argv(run, *extra)])
+        pipeline_config, experiment, metadata_path = local_runner.configs_from_flags()
     started = time.perf_counter()
     tfx.orchestration.LocalDagRunner().run(
         pipeline.create_pipeline(
-            pipeline_name=PIPELINE_NAME,
-            pipeline_root=os.path.join(run.root, "pipeline_root"),
-            data_dir=run.data_dir,
-            experiment=run.experiment,
-            push_base=run.push_base,
-            metadata_connection_config=(
-                tfx.orchestration.metadata.sqlite_metadata_connection_config(run.metadata_path)
-            ),
-            beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"],
-            probe_accuracy_threshold=probe_accuracy_threshold,
+            pipeline_config,
+            experiment,
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
         )
     )
     return time.perf_counter() - started
@@ -99,38 +129,52 @@ def _run(run, probe_accuracy_threshold: float = 0.0) -> float:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """The main job's path: `python -m pipelines.local_runner` in a fresh process."""
     from pipelines import run_info
 
     root = str(tmp_path_factory.mktemp("e2e"))
     data_dir = os.path.join(root, "images")
     counts = _make_dataset(data_dir)
-    experiment = ExperimentConfig(
-        workdir="unused",
-        data=DataConfig(shuffle_seed=0),
-        model=ModelConfig(image_size=16, channels=3, z_dim=16, ngf=8, ndf=8),
-        train=TrainConfig(
-            batch_size=8,
-            steps=STEPS,
-            log_every=2,
-            sample_every=0,
-            checkpoint_every=2,
-            sample_grid=4,
-        ),
-    )
     result = types.SimpleNamespace(
         root=root,
         data_dir=data_dir,
         counts=counts,
-        experiment=experiment,
+        model=MODEL,
+        pipeline_root=os.path.join(root, "root"),
         push_base=os.path.join(root, "serving"),
         metadata_path=os.path.join(root, "metadata.db"),
     )
-    result.seconds = _run(result)
+    started = time.perf_counter()
+    completed = run_python(["-m", "pipelines.local_runner", *_argv(result)], timeout=900)
+    result.seconds = time.perf_counter() - started
+    result.stdout = completed.stdout
+    assert completed.returncode == 0, completed.stderr[-5000:] + completed.stdout[-2000:]
     result.summary = run_info.summarize_latest_run(result.metadata_path, PIPELINE_NAME)
-    print(f"\nfirst pipeline run: {result.seconds:.1f} s")
+    print(f"\nfirst pipeline run (fresh process): {result.seconds:.1f} s")
     for component in result.summary.components.values():
         print(f"  {component.node_id:<18} {component.state:<9} {component.seconds:6.1f} s")
     return result
+
+
+def test_the_runner_prints_where_everything_is(run):
+    assert f"pipeline run {run.summary.run_id}:" in run.stdout
+    assert f"ML Metadata:       {run.metadata_path}" in run.stdout
+    assert "feature probe:     test accuracy" in run.stdout
+    (pushed_line,) = [
+        line for line in run.stdout.splitlines() if line.startswith("pushed generator:")
+    ]
+    assert pushed_line.split()[-1].startswith(f"{run.push_base}/generator/")
+
+
+def test_the_trainer_honours_the_strategy_flags(run):
+    with open(os.path.join(run.summary.model_run_dir, "train_log.jsonl")) as handle:
+        lines = [json.loads(line) for line in handle]
+    assert [line["step"] for line in lines] == [2, 4]
+    assert {line["replicas"] for line in lines} == {2}
+    with open(os.path.join(run.summary.serving_model_dir, "model_config.json")) as handle:
+        stored = json.load(handle)
+    assert stored["model"]["sync_batch_norm"] is True
+    assert (stored["train"]["strategy"], stored["train"]["cpu_replicas"]) == ("mirrored", 2)
 
 
 def _store(run):
@@ -242,7 +286,7 @@ _LOAD_GENERATOR = textwrap.dedent(
 def test_pushed_generator_equals_final_checkpoint_in_a_fresh_process(run, tmp_path):
     pushed = run.summary.pushed_models["generator"]
     assert os.path.exists(os.path.join(pushed["destination"], "saved_model.pb"))
-    z = np.random.default_rng(7).uniform(-1, 1, (5, run.experiment.model.z_dim)).astype(np.float32)
+    z = np.random.default_rng(7).uniform(-1, 1, (5, run.model.z_dim)).astype(np.float32)
     np.save(tmp_path / "z.npy", z)
     completed = subprocess.run(
         [
@@ -262,7 +306,7 @@ def test_pushed_generator_equals_final_checkpoint_in_a_fresh_process(run, tmp_pa
     metadata = json.loads(completed.stdout.strip().splitlines()[-1])
     served = np.load(tmp_path / "out.npy")
 
-    generator, _, step = train_lib.restore_models(run.summary.model_run_dir, run.experiment.model)
+    generator, _, step = train_lib.restore_models(run.summary.model_run_dir, run.model)
     expected = generator(tf.constant(z), training=False).numpy()
     assert served.shape == (5, 16, 16, 3)
     np.testing.assert_allclose(served, expected, atol=1e-5, rtol=0)
@@ -295,7 +339,7 @@ def test_pushed_feature_extractor_matches_training_side_features(run):
     served = served_model.signatures["serving_default"](image_bytes=raw)["features"].numpy()
 
     # Training side: Transform's output as the Trainer reads it, through the restored D.
-    model_config = run.experiment.model
+    model_config = run.model
     transformed = tf.io.parse_example(
         _transformed_records(run),
         {features.TRANSFORMED_IMAGE: tf.io.FixedLenFeature([], tf.string)},
@@ -322,7 +366,7 @@ def test_second_run_is_served_from_the_cache(run):
     from pipelines import run_info
 
     versions_before = sorted(os.listdir(os.path.join(run.push_base, "generator")))
-    seconds = _run(run)
+    seconds = _run_in_process(run)
     summary = run_info.summarize_latest_run(run.metadata_path, PIPELINE_NAME)
     print(f"\nsecond (cached) pipeline run: {seconds:.1f} s")
     assert summary.run_id != run.summary.run_id
@@ -337,13 +381,12 @@ def test_feature_probe_blesses_at_threshold_zero(run):
     assert summary.probe_accuracy is not None and 0.0 <= summary.probe_accuracy <= 1.0
     assert summary.blessed is True and summary.pushed is True
     blessing_dirs = glob.glob(
-        os.path.join(run.root, "pipeline_root", "FeatureProbeEvaluator", "blessing", "*")
+        os.path.join(run.pipeline_root, "FeatureProbeEvaluator", "blessing", "*")
     )
     assert [os.listdir(d) for d in blessing_dirs] == [["BLESSED"]]
     metrics_files = glob.glob(
         os.path.join(
-            run.root,
-            "pipeline_root",
+            run.pipeline_root,
             "FeatureProbeEvaluator",
             "evaluation",
             "*",
@@ -364,7 +407,7 @@ def test_unblessed_model_is_not_pushed(run):
         name: sorted(os.listdir(os.path.join(run.push_base, name)))
         for name in ("generator", "discriminator_features")
     }
-    _run(run, probe_accuracy_threshold=1.0)
+    _run_in_process(run, "--probe_threshold=1.0")
     summary = run_info.summarize_latest_run(run.metadata_path, PIPELINE_NAME)
     states = {node: c.state for node, c in summary.components.items()}
     assert states["FeatureProbeEvaluator"] == "COMPLETE"
@@ -390,12 +433,14 @@ def test_compiles_for_kubeflow_v2(tmp_path):
     )
     runner.run(
         pipeline.create_pipeline(
-            pipeline_name="tfx-dcgan",
-            pipeline_root="gs://bucket/root",
-            data_dir="gs://bucket/images",
-            experiment=ExperimentConfig(workdir="unused"),
-            push_base="gs://bucket/serving",
-            input_config=_split_input_config(),
+            PipelineConfig(
+                pipeline_name="tfx-dcgan",
+                pipeline_root="gs://bucket/root",
+                data_dir="gs://bucket/images",
+                layout="split_subroots",
+                push_base="gs://bucket/serving",
+            ),
+            ExperimentConfig(),
         )
     )
     with open(tmp_path / "pipeline.json") as handle:
@@ -405,15 +450,14 @@ def test_compiles_for_kubeflow_v2(tmp_path):
     assert sorted(spec["root"]["dag"]["tasks"]) == sorted(NODES)
 
 
-def _split_input_config():
-    from tfx.proto import example_gen_pb2
+def test_layout_auto_refuses_a_folder_it_cannot_read():
+    from pipelines import pipeline
 
-    return example_gen_pb2.Input(
-        splits=[
-            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
-            example_gen_pb2.Input.Split(name="eval", pattern="test/*"),
-        ]
+    config = PipelineConfig(
+        pipeline_root="gs://bucket/root", data_dir="gs://bucket/images", push_base="gs://b/s"
     )
+    with pytest.raises(ValueError, match="pass --layout=split_subroots"):
+        pipeline.create_pipeline(config, ExperimentConfig())
 
 
 def test_image_example_gen_default_splits_follow_the_folder_layout(tmp_path):
@@ -474,13 +518,13 @@ def test_every_source_feeds_the_same_downstream(tmp_path, source_kwargs, first_n
     from pipelines import pipeline
 
     built = pipeline.create_pipeline(
-        pipeline_name="sources",
-        pipeline_root=str(tmp_path),
-        experiment=ExperimentConfig(
-            workdir="unused", model=ModelConfig(image_size=16, ngf=4, ndf=4)
+        PipelineConfig(
+            pipeline_name="sources",
+            pipeline_root=str(tmp_path),
+            push_base=str(tmp_path / "serving"),
+            **source_kwargs,
         ),
-        push_base=str(tmp_path / "serving"),
-        **source_kwargs,
+        ExperimentConfig(model=ModelConfig(image_size=16, ngf=4, ndf=4)),
     )
     ids = [component.id for component in built.components]
     assert first_node in ids and "ImageExampleGen" not in ids
@@ -490,11 +534,13 @@ def test_every_source_feeds_the_same_downstream(tmp_path, source_kwargs, first_n
 def test_create_pipeline_rejects_a_source_without_its_input(tmp_path):
     from pipelines import pipeline
 
-    with pytest.raises(ValueError, match="source='tfds' needs tfds_name and tfds_data_dir"):
+    with pytest.raises(ValueError, match="source=tfds needs --tfds_name and --tfds_data_dir"):
         pipeline.create_pipeline(
-            pipeline_name="sources",
-            pipeline_root=str(tmp_path),
-            source="tfds",
-            experiment=ExperimentConfig(workdir="unused"),
-            push_base=str(tmp_path),
+            PipelineConfig(
+                pipeline_name="sources",
+                pipeline_root=str(tmp_path),
+                source="tfds",
+                push_base=str(tmp_path),
+            ),
+            ExperimentConfig(),
         )

@@ -245,9 +245,7 @@ def _write_model(model_uri: str) -> None:
     serving_dir = os.path.join(model_uri, "Format-Serving")
     discriminator = models.build_discriminator(TINY, seed=0)
     discriminator.save(os.path.join(serving_dir, "keras", "discriminator"), save_format="tf")
-    experiment = ExperimentConfig(
-        workdir="/tmp/unused", data=DataConfig(), model=TINY, train=TrainConfig(steps=5)
-    )
+    experiment = ExperimentConfig(data=DataConfig(), model=TINY, train=TrainConfig(steps=5))
     with open(os.path.join(serving_dir, "model_config.json"), "w") as stream:
         json.dump({**experiment.to_dict(), "step": 5}, stream)
 

@@ -113,6 +113,14 @@ class VersionedPusherExecutorTest(tf.test.TestCase):
         pushed = self._push(blessing=blessing, push_unblessed=False)
         self.assertEqual(pushed.get_int_custom_property("pushed"), 1)
 
+    def test_push_unblessed_pushes_a_model_the_probe_did_not_bless(self):
+        blessing = standard_artifacts.ModelBlessing()
+        blessing.set_int_custom_property("blessed", 0)
+        pushed = self._push(blessing=blessing, push_unblessed=True)
+        self.assertEqual(pushed.get_int_custom_property("pushed"), 1)
+        for name in NAMES:
+            self.assertEqual(len(os.listdir(os.path.join(self.push_base, name))), 1)
+
     def test_refuses_unconditional_push_without_the_flag(self):
         with self.assertRaisesRegex(ValueError, "push_unblessed"):
             self._push(push_unblessed=False)

@@ -13,9 +13,7 @@ import tensorflow as tf
 
 
 def _custom_config(root, steps=10, ngf=8):
-    experiment = ExperimentConfig(
-        workdir="x", model=ModelConfig(ngf=ngf), train=TrainConfig(steps=steps)
-    )
+    experiment = ExperimentConfig(model=ModelConfig(ngf=ngf), train=TrainConfig(steps=steps))
     config = {trainer_module.EXPERIMENT_KEY: experiment.to_dict()}
     if root:
         config[trainer_module.CHECKPOINT_ROOT_KEY] = root

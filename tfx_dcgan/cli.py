@@ -1,8 +1,9 @@
 """`tfx-dcgan <command> [flags]`: one console script, one module per command.
 
-Each command is an absl app in its own module (its flags live there and nowhere below it); this
-dispatcher only picks the module, so `tfx-dcgan train --help` lists just the training flags and
-importing one command never loads another's dependencies (TFX takes ~55 s to import).
+Each command is an absl app in its own module; the flags are defined once in `cli_flags.py` and
+each command's `cli_flags.Command` names the ones it reads (so `tfx-dcgan train --help` lists just
+the training flags, and a flag of another command is refused). This dispatcher only picks the
+module, so importing one command never loads another's dependencies (TFX takes ~55 s to import).
 """
 
 from __future__ import annotations
@@ -57,19 +58,35 @@ if __name__ == "__main__":
     run()
 
 
-def run_command(main, argv: list[str] | None, module_name: str) -> None:
-    """Runs an absl `main` for a command module, with `--help` listing that module's flags.
+def run_command(main, argv: list[str] | None, command, doc: str = "") -> None:
+    """Runs an absl `main` as `command` (a `cli_flags.Command`).
 
-    absl's own `--help` lists the flags of the program's main module, which for a console script
-    is the script stub, so the commands print their help here instead.
+    Applies the command's defaults, reads $TFX_DCGAN_FLAGFILE before the command line, prints
+    the command's own `--help` (absl's lists the flags of the program's main module, which for a
+    console script is the script stub), and refuses flags of other commands before `main` runs.
     """
-    from absl import app, flags
+    from tfx_dcgan import cli_flags
+    from tfx_dcgan.config import ConfigError
+
+    from absl import app
 
     argv = list(sys.argv if argv is None else argv)
-    if any(arg in ("-h", "--help", "-help", "--helpshort") for arg in argv[1:]):
-        module = sys.modules[module_name]
-        print((module.__doc__ or "").strip())
-        print(f"\nflags of {argv[0]}:")
-        print(flags.FLAGS.module_help(module_name))
+    command.apply_defaults()
+    if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
+        print(command.help_text(doc))
         sys.exit(0)
-    app.run(main, argv=argv)
+    try:
+        argv = command.with_environment_flagfile(argv)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+    def checked_main(args: list[str]):
+        try:
+            command.check_given_flags()
+        except ConfigError as error:
+            print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+            return 2
+        return main(args)
+
+    app.run(checked_main, argv=argv)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tfx_dcgan import artifact
+
 import grpc
 import numpy as np
 import tensorflow as tf
@@ -29,8 +31,8 @@ from tensorflow_serving.apis import (
 
 __all__ = ["ServingClient", "GENERATOR_MODEL", "FEATURES_MODEL"]
 
-GENERATOR_MODEL = "generator"
-FEATURES_MODEL = "discriminator_features"
+GENERATOR_MODEL = artifact.GENERATOR_DIR
+FEATURES_MODEL = artifact.FEATURES_DIR
 
 
 class ServingClient:

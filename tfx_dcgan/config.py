@@ -1,8 +1,11 @@
 """Typed configuration, built once by a CLI or a TFX component and passed down.
 
-Nothing below the CLI layer reads flags: the CLI (or the Trainer's `run_fn`, from `custom_config`)
-builds an `ExperimentConfig` and hands it to library functions. `to_dict` / `from_dict` round-trip
-through JSON so the same config travels in TFX `custom_config` and is stored beside checkpoints.
+Nothing below the CLI layer reads flags: `tfx_dcgan/cli_flags.py` (the one flag module of every
+entry point) builds an `ExperimentConfig` (what one training run is) and, for the pipeline runners,
+a `PipelineConfig` (where the data comes from and what the pipeline does around the training), and
+hands them to library functions. `to_dict` / `from_dict` round-trip through JSON, so the same
+config travels in TFX `custom_config` and is stored beside checkpoints. Where a run writes (its
+workdir) is not part of the config: `train_lib.train(config, workdir, ...)` takes it.
 
 Defaults follow Radford, Metz & Chintala (2015), arXiv:1511.06434: Adam(lr 2e-4, beta1 0.5),
 batch 128, z ~ U[-1, 1]^100, weights ~ N(0, 0.02). Widths default to ngf = ndf = 64 with the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Any
 
 __all__ = [
@@ -22,12 +26,17 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "ExperimentConfig",
+    "PipelineConfig",
     "STRATEGIES",
     "NOISE_DISTRIBUTIONS",
+    "SOURCES",
+    "LAYOUTS",
 ]
 
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device", "default")
 NOISE_DISTRIBUTIONS = ("uniform", "normal")
+SOURCES = ("images", "tfds", "tfrecord")
+LAYOUTS = ("auto", "split_subroots", "single")
 
 
 class ConfigError(ValueError):
@@ -43,10 +52,13 @@ class DataConfig:
     """Where real images come from and how they are read.
 
     Attributes:
-      data_dir: a folder of images, flat or with one sub-folder per class (searched recursively).
+      data_dir: a folder of images, flat or with one sub-folder per class (searched recursively),
+        that the training loop reads itself (`tfx-dcgan train`). Empty in a pipeline: there the
+        Trainer reads the Transform output, and `PipelineConfig.data_dir` is the ingest's input.
       shuffle_seed: seed of the per-epoch file order (the order is a pure function of seed and step,
         which is what makes resumption exact).
-      parallel_reads: decode parallelism of the `tf.data` reader (0 = AUTOTUNE).
+      parallel_reads: decode parallelism of the `tf.data` reader, the image-folder reader's and
+        the TFX Trainer's (0 = AUTOTUNE).
     """
 
     data_dir: str = ""
@@ -168,16 +180,13 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything one training run needs; `workdir` receives checkpoints, logs and samples."""
+    """Everything one training run needs except where it writes (see `train_lib.train`)."""
 
-    workdir: str = ""
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def validate(self) -> ExperimentConfig:
-        if not self.workdir:
-            raise ConfigError("workdir must be set (the folder for checkpoints, logs and samples)")
         self.data.validate()
         self.model.validate()
         self.train.validate()
@@ -191,12 +200,16 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
-        """Rebuilds a config; unknown keys raise ConfigError naming them."""
+        """Rebuilds a config; unknown keys raise ConfigError naming them.
+
+        A top-level "workdir" (written by tfx-dcgan before the workdir left the config) is ignored,
+        so config.json files of older runs still load.
+        """
         sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
         unknown = set(values) - set(sections) - {"workdir"}
         if unknown:
             raise ConfigError(f"unknown config sections: {sorted(unknown)}")
-        kwargs: dict[str, Any] = {"workdir": values.get("workdir", "")}
+        kwargs: dict[str, Any] = {}
         for name, section_cls in sections.items():
             section_values = dict(values.get(name, {}))
             known = {f.name for f in dataclasses.fields(section_cls)}
@@ -205,6 +218,128 @@ class ExperimentConfig:
                 raise ConfigError(f"unknown fields in config section '{name}': {sorted(bad)}")
             kwargs[name] = section_cls(**section_values)
         return cls(**kwargs)
+
+
+def _has_scheme(path: str) -> bool:
+    """True for gs://, s3://, hdfs:// ... paths (which cannot be checked on this machine)."""
+    return "://" in path
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """What the TFX pipeline does around the training run; field names are the flags' names.
+
+    Attributes:
+      pipeline_name: the ML Metadata pipeline context (and the Kubeflow pipeline's name).
+      pipeline_root: where component outputs are written (a folder, or gs://...).
+      source: "images" (image folders), "tfds" (a prepared TensorFlow Datasets data set) or
+        "tfrecord" (existing TFRecords of tf.Example); all give the same raw features.
+      data_dir: source "images": the image folder (class folders, flat, or train/ + test/).
+      layout: source "images": how `data_dir` is split. "auto" looks at the folder when the
+        pipeline is built (train/ + test/ sub-roots or not); "split_subroots" (train/<class>/*
+        and test/<class>/* become 'train' and 'eval'); "single" (hash-split 9:1). A pipeline
+        compiled where the data cannot be read (Kubeflow, gs://) needs one of the last two.
+      tfds_name, tfds_data_dir, tfds_split_mapping, tfds_image_key, tfds_label_key: source
+        "tfds": 'name[/config][:version]' prepared in tfds_data_dir; {tfds_split: output_split}
+        (empty: train=train, test=eval); the image and label features ('' = unlabelled).
+      tfrecord_pattern, feature_map, label_names: source "tfrecord": '/d/*.tfrecord.gz' or
+        'train=/d/train-*,eval=/d/eval-*'; {our_feature: their_feature}; label texts by index.
+      schema_path: the curated schema ImportSchemaGen imports ('' = tfx_dcgan/schema/schema.pbtxt).
+      beam_workers: DirectRunner worker processes: 0 = one per core, 1 = in-process.
+      beam_args: extra Beam options; one that sets --runner replaces the DirectRunner defaults.
+      enable_cache: reuse outputs of component executions whose inputs did not change.
+      probe: run the FeatureProbeEvaluator and push only models it blesses.
+      probe_threshold: bless when the probe's test accuracy is >= this, in [0, 1].
+      probe_max_train_examples, probe_max_test_examples: seeded subsets for the probe (0 = all).
+      push_base: the TF Serving model base path the Pusher publishes to.
+      push_unblessed: push whatever the probe says (with --noprobe: push unconditionally).
+      max_logged_skipped: how many skipped image files the ingest lists in its report and log.
+    """
+
+    pipeline_name: str = "tfx_dcgan"
+    pipeline_root: str = ""
+    source: str = "images"
+    data_dir: str = ""
+    layout: str = "auto"
+    tfds_name: str = ""
+    tfds_data_dir: str = ""
+    tfds_split_mapping: dict[str, str] = dataclasses.field(default_factory=dict)
+    tfds_image_key: str = "image"
+    tfds_label_key: str = "label"
+    tfrecord_pattern: str = ""
+    feature_map: dict[str, str] = dataclasses.field(default_factory=dict)
+    label_names: tuple[str, ...] = ()
+    schema_path: str = ""
+    beam_workers: int = 0
+    beam_args: tuple[str, ...] = ()
+    enable_cache: bool = True
+    probe: bool = True
+    probe_threshold: float = 0.2
+    probe_max_train_examples: int = 0
+    probe_max_test_examples: int = 0
+    push_base: str = ""
+    push_unblessed: bool = False
+    max_logged_skipped: int = 20
+
+    def validate(self, check_local_paths: bool = True) -> PipelineConfig:
+        """Checks every field; with `check_local_paths`, that local input folders exist.
+
+        Raises:
+          ConfigError: the message names the field (`pipeline.<flag>`) and what was expected.
+        """
+        if not self.pipeline_name:
+            raise ConfigError("pipeline.pipeline_name must not be empty")
+        if not self.pipeline_root:
+            raise ConfigError("pipeline.pipeline_root must be set (where artifacts are written)")
+        if not self.push_base:
+            raise ConfigError("pipeline.push_base must be set (the TF Serving model base path)")
+        if self.source not in SOURCES:
+            raise ConfigError(f"pipeline.source must be one of {SOURCES}, got {self.source!r}")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"pipeline.layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.source == "images":
+            if not self.data_dir:
+                raise ConfigError("pipeline.data_dir must be set for --source=images")
+            if check_local_paths and not _has_scheme(self.data_dir):
+                if not os.path.isdir(self.data_dir):
+                    raise ConfigError(f"pipeline.data_dir={self.data_dir!r} is not a folder")
+        if self.source == "tfds" and not (self.tfds_name and self.tfds_data_dir):
+            raise ConfigError(
+                "pipeline.source=tfds needs --tfds_name and --tfds_data_dir (a prepared data_dir)"
+            )
+        if self.source == "tfrecord" and not self.tfrecord_pattern:
+            raise ConfigError("pipeline.source=tfrecord needs --tfrecord_pattern")
+        if self.beam_workers < 0:
+            raise ConfigError(f"pipeline.beam_workers must be >= 0, got {self.beam_workers}")
+        if not 0.0 <= self.probe_threshold <= 1.0:
+            raise ConfigError(
+                f"pipeline.probe_threshold must be in [0, 1], got {self.probe_threshold}"
+            )
+        for name in ("probe_max_train_examples", "probe_max_test_examples", "max_logged_skipped"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"pipeline.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.probe and not self.push_unblessed:
+            raise ConfigError(
+                "pipeline.probe is off (--noprobe), which leaves nothing to bless the model: add "
+                "--push_unblessed to push it unconditionally"
+            )
+        return self
+
+    def beam_pipeline_args(self) -> list[str]:
+        """Beam options of every Beam-based component: DirectRunner defaults plus `beam_args`."""
+        if any(arg.startswith("--runner") for arg in self.beam_args):
+            return list(self.beam_args)
+        if self.beam_workers == 1:
+            direct = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+        else:
+            direct = [
+                "--direct_running_mode=multi_processing",
+                f"--direct_num_workers={self.beam_workers}",
+            ]
+        return direct + list(self.beam_args)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def replace(config: Any, **changes: Any) -> Any:

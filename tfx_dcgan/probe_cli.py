@@ -29,12 +29,39 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
+from tfx_dcgan import cli_flags
 from tfx_dcgan.config import ModelConfig
 
 from absl import app, flags
 
-_MODEL = ModelConfig()
 FLAGS = flags.FLAGS
+
+# The shared flags this command reads (tfx_dcgan/cli_flags.py), with what they mean here; its own
+# flags are defined below.
+COMMAND = cli_flags.Command(
+    name="tfx-dcgan probe",
+    flag_names=(
+        "workdir",
+        "output_dir",
+        "image_size",
+        "channels",
+        "ndf",
+        "kernel_size",
+        "batch_size",
+    ),
+    defaults={"batch_size": 256},
+    help_overrides={
+        "workdir": "A `tfx-dcgan train` workdir: the GAN-trained D comes from its latest "
+        "checkpoint (architecture from its config.json, budget from train_log.jsonl).",
+        "output_dir": "Where rows/, results.json and results.md are written (required).",
+        "image_size": "Image side when no trained D is given (else read from D).",
+        "channels": "1 or 3, when no trained D is given (else read from D).",
+        "ndf": "D's first-layer width when no trained D is given.",
+        "kernel_size": "D's kernel side when no trained D is given.",
+        "batch_size": "Images per forward pass when extracting features.",
+    },
+    own_flags_module=__name__,
+)
 
 # Data.
 flags.DEFINE_string(
@@ -73,31 +100,14 @@ flags.DEFINE_integer("split_seed", 0, "Seed of the test hold-out and of the subs
 
 # Models.
 flags.DEFINE_string(
-    "workdir",
-    "",
-    "A `tfx-dcgan train` workdir: the GAN-trained D comes from its latest "
-    "checkpoint (architecture from its config.json, budget from train_log.jsonl).",
-)
-flags.DEFINE_string(
     "discriminator_dir",
     "",
     "Instead of --workdir: a Trainer serving model dir (model_config.json "
     "+ keras/discriminator/), a Model artifact folder, or a Keras SavedModel of D.",
 )
-flags.DEFINE_integer(
-    "image_size", _MODEL.image_size, "Image side when no trained D is given (else read from D)."
-)
-flags.DEFINE_integer(
-    "channels", _MODEL.channels, "1 or 3, when no trained D is given (else read from D)."
-)
-flags.DEFINE_integer("ndf", _MODEL.ndf, "D's first-layer width when no trained D is given.")
-flags.DEFINE_integer(
-    "kernel_size", _MODEL.kernel_size, "D's kernel side when no trained D is given."
-)
 flags.DEFINE_integer("random_seed", 0, "Weight seed of the random-init D.")
 
 # Table.
-flags.DEFINE_string("output_dir", "", "Where rows/, results.json and results.md are written.")
 flags.DEFINE_list(
     "rows",
     ["probe_trained", "probe_random", "supervised"],
@@ -137,7 +147,6 @@ flags.DEFINE_integer(
     0,
     "SVM solver iteration cap (0 = its default: primal 100, liblinear 2000, sgd 30 epochs).",
 )
-flags.DEFINE_integer("batch_size", 256, "Images per forward pass when extracting features.")
 
 # Supervised baseline.
 flags.DEFINE_integer(
@@ -207,7 +216,7 @@ def main(argv: list[str]) -> int:
 
     trained = None
     if FLAGS.workdir or FLAGS.discriminator_dir:
-        trained = baselines.load_discriminator_source(FLAGS.workdir, FLAGS.discriminator_dir)
+        trained = baselines.load_discriminator_source(FLAGS.workdir or "", FLAGS.discriminator_dir)
         model_config = trained.model_config
         print(f"trained D: {trained.description}, step {trained.step}")
     else:
@@ -332,7 +341,7 @@ def run(argv: list[str] | None = None) -> None:
     """Console entry: parses flags (absl) and exits with main's status."""
     from tfx_dcgan.cli import run_command
 
-    run_command(main, argv, __name__)
+    run_command(main, argv, COMMAND, __doc__)
 
 
 if __name__ == "__main__":

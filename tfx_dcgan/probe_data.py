@@ -9,13 +9,12 @@ and exact, since `to_model_range(from_model_range(x)) == x` on that function's 2
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Sequence
 
+from tfx_dcgan import artifact, features, image_ops, input_pipeline, models, probe
 from tfx_dcgan import config as config_lib
-from tfx_dcgan import features, image_ops, input_pipeline, models, probe
 
 import numpy as np
 import tensorflow as tf
@@ -238,39 +237,25 @@ def hold_out(
     return data.subset(train_idx), data.subset(test_idx)
 
 
-MODEL_CONFIG_FILE = "model_config.json"
-KERAS_DISCRIMINATOR_DIR = os.path.join("keras", "discriminator")
-
-
 def find_serving_model_dir(model_uri: str) -> str:
-    """The folder holding `model_config.json` and `keras/discriminator/` for a Model artifact.
-
-    Accepts the artifact's uri (the Trainer writes under `<uri>/Format-Serving/`) or that folder.
-
-    Raises:
-      FileNotFoundError: neither holds model_config.json (the message lists where it looked).
-    """
-    candidates = [os.path.join(model_uri, "Format-Serving"), model_uri]
-    for candidate in candidates:
-        if tf.io.gfile.exists(os.path.join(candidate, MODEL_CONFIG_FILE)):
-            return candidate
-    raise FileNotFoundError(
-        f"no {MODEL_CONFIG_FILE} in {' or '.join(candidates)}: expected the Trainer's model "
-        f"layout (<serving_model_dir>/{MODEL_CONFIG_FILE} and {KERAS_DISCRIMINATOR_DIR}/)"
-    )
+    """See `artifact.find_serving_model_dir`."""
+    return artifact.find_serving_model_dir(model_uri)
 
 
 def read_model_config(model_dir: str) -> tuple[config_lib.ExperimentConfig, int]:
-    """Reads `<model_dir>/model_config.json` (ExperimentConfig.to_dict() plus "step")."""
-    path = os.path.join(model_dir, MODEL_CONFIG_FILE)
-    with tf.io.gfile.GFile(path) as stream:
-        values = json.load(stream)
-    step = int(values.pop("step", -1))
+    """Reads `<model_dir>/model_config.json` as (ExperimentConfig, step).
+
+    Raises:
+      ValueError: the file is not a tfx-dcgan model config (naming the file).
+    """
+    values, step = artifact.read_model_config(model_dir)
     try:
         experiment = config_lib.ExperimentConfig.from_dict(values)
         experiment.model.validate()
     except (config_lib.ConfigError, TypeError) as error:
-        raise ValueError(f"{path}: not a tfx-dcgan model config: {error}") from error
+        raise ValueError(
+            f"{artifact.paths(model_dir).model_config}: not a tfx-dcgan model config: {error}"
+        ) from error
     return experiment, step
 
 
@@ -287,7 +272,7 @@ def load_trainer_discriminator(
     """
     model_dir = find_serving_model_dir(model_uri)
     experiment, step = read_model_config(model_dir)
-    keras_dir = os.path.join(model_dir, KERAS_DISCRIMINATOR_DIR)
+    keras_dir = artifact.paths(model_dir).keras_discriminator
     if not tf.io.gfile.exists(keras_dir):
         raise FileNotFoundError(f"{keras_dir} not found: the Trainer should export D there")
     discriminator = load_keras_discriminator(keras_dir)

@@ -10,8 +10,8 @@ Talks only TF Serving's public gRPC API (`tfx_dcgan.client`), so it works agains
 from __future__ import annotations
 
 import tfx_dcgan  # noqa: F401  (environment defaults before TensorFlow loads)
+from tfx_dcgan import cli_flags, visualize
 from tfx_dcgan import client as client_lib
-from tfx_dcgan import visualize
 
 import grpc
 import numpy as np
@@ -21,7 +21,6 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("server", "localhost:8500", "gRPC address host:port of the model server.")
 flags.DEFINE_integer("n", 64, "Number of images to generate.", lower_bound=1)
 flags.DEFINE_string("out", "grid.png", "PNG file for the image grid.")
-flags.DEFINE_integer("seed", 0, "Seed of the server-side noise draw (same seed, same images).")
 flags.DEFINE_integer(
     "scale", 1, "Integer upscaling of the grid (nearest neighbour).", lower_bound=1
 )
@@ -38,6 +37,14 @@ flags.DEFINE_string("generator_model", client_lib.GENERATOR_MODEL, "Served gener
 flags.DEFINE_string("features_model", client_lib.FEATURES_MODEL, "Served feature model name.")
 flags.DEFINE_integer("model_version", None, "Pin a model version (default: the latest served).")
 flags.DEFINE_float("timeout", 60.0, "Seconds per RPC.", lower_bound=0.1)
+
+
+COMMAND = cli_flags.Command(
+    name="tfx-dcgan sample",
+    flag_names=("seed",),
+    help_overrides={"seed": "Seed of the server-side noise draw (same seed, same images)."},
+    own_flags_module=__name__,
+)
 
 
 def sample_grid(
@@ -103,7 +110,7 @@ def run(argv: list[str] | None = None) -> None:
     """Entry of `tfx-dcgan sample` (tfx_dcgan.cli dispatches here) and `python -m`."""
     from tfx_dcgan import cli
 
-    cli.run_command(main, argv, __name__)
+    cli.run_command(main, argv, COMMAND, __doc__)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,16 @@ DatasetFactory = Callable[[int], tf.data.Dataset]
 CONFIG_FILE = "config.json"
 # Fields that must match when a run continues in an existing workdir: anything that changes the
 # variables' shapes or what the checkpoint's numbers mean.
-_MODEL_FIELDS_THAT_MUST_MATCH = ("image_size", "channels", "z_dim", "ngf", "ndf", "kernel_size")
+_MODEL_FIELDS_THAT_MUST_MATCH = (
+    "image_size",
+    "channels",
+    "z_dim",
+    "noise",
+    "ngf",
+    "ndf",
+    "kernel_size",
+    "sync_batch_norm",
+)
 
 
 class TrainingError(RuntimeError):
@@ -302,8 +311,11 @@ def _write_json_atomically(path: str, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _check_workdir_config(config: ExperimentConfig, path: str) -> None:
-    """Refuses to continue a workdir whose stored model differs from the requested one."""
+def _check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> None:
+    """Refuses to continue a workdir whose stored run differs in what its checkpoints mean.
+
+    The model fields in _MODEL_FIELDS_THAT_MUST_MATCH and the batch size must match.
+    """
     if not os.path.exists(path):
         return
     try:
@@ -327,7 +339,7 @@ def _check_workdir_config(config: ExperimentConfig, path: str) -> None:
         )
     if differences:
         raise ConfigError(
-            f"workdir {config.workdir!r} holds a run with a different configuration; its checkpoints "
+            f"workdir {workdir!r} holds a run with a different configuration; its checkpoints "
             "are left untouched. Use a new workdir, or the stored values:\n  "
             + "\n  ".join(differences)
         )
@@ -386,12 +398,15 @@ def _write_samples(
     return path
 
 
-def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) -> TrainResult:
+def train(
+    config: ExperimentConfig, workdir: str, make_dataset: DatasetFactory | None = None
+) -> TrainResult:
     """Trains (or resumes training of) a DCGAN up to `config.train.steps` steps.
 
     Args:
-      config: the run's configuration; `config.workdir` receives checkpoints/, tensorboard/,
-        samples/ (PNG grids of a fixed z), config.json and train_log.jsonl.
+      config: the run's configuration.
+      workdir: receives checkpoints/, tensorboard/, samples/ (PNG grids of a fixed z),
+        config.json and train_log.jsonl; a workdir holding checkpoints is resumed.
       make_dataset: `start_step -> tf.data.Dataset` of float32 [global_batch, S, S, C] in [-1, 1]
         (infinite, positioned at `start_step`'s batch). None reads `config.data.data_dir`.
 
@@ -404,9 +419,11 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
       TrainingError: losses became non-finite (the last good checkpoint is kept).
     """
     config.validate()
+    if not workdir:
+        raise ConfigError("workdir must be set (the folder for checkpoints, logs and samples)")
     train_config = config.train
-    paths = workdir_paths(config.workdir)
-    _check_workdir_config(config, paths["config"])
+    paths = workdir_paths(workdir)
+    _check_workdir_config(config, workdir, paths["config"])
     if train_config.deterministic:
         tf.config.experimental.enable_op_determinism()
     # The strategy comes first: splitting the CPU into replicas must precede any TF op.
@@ -424,9 +441,7 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
     is_chief, role = _worker_role(strategy)
     # Every worker saves (saving a distributed checkpoint takes part in collectives), but only the
     # chief into the workdir; the others into their own scratch folder, and they write no logs.
-    checkpoint_dir = (
-        paths["checkpoints"] if is_chief else os.path.join(config.workdir, ".workers", role)
-    )
+    checkpoint_dir = paths["checkpoints"] if is_chief else os.path.join(workdir, ".workers", role)
     manager = tf.train.CheckpointManager(
         state.checkpoint,
         checkpoint_dir,
@@ -441,7 +456,7 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
                 f"cannot restore {latest} ({error}); it is left untouched"
             ) from error
         log.info("resumed from %s at step %d", latest, int(state.step.numpy()))
-    os.makedirs(config.workdir, exist_ok=True)
+    os.makedirs(workdir, exist_ok=True)
     if is_chief and not os.path.exists(paths["config"]):
         _write_json_atomically(paths["config"], config.to_dict())
     start_step = int(state.step.numpy())
@@ -465,7 +480,7 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
         generator=state.generator,
         discriminator=state.discriminator,
         step=start_step,
-        workdir=config.workdir,
+        workdir=workdir,
         checkpoint_dir=paths["checkpoints"],
         tensorboard_dir=paths["tensorboard"],
         samples_dir=paths["samples"],
@@ -533,7 +548,14 @@ def train(config: ExperimentConfig, make_dataset: DatasetFactory | None = None) 
                 if math.isfinite(images_per_second):
                     tf.summary.scalar("train/images_per_second", images_per_second, step=step)
                 log_stream.write(
-                    json.dumps({"step": step, "images_per_second": images_per_second, **values})
+                    json.dumps(
+                        {
+                            "step": step,
+                            "images_per_second": images_per_second,
+                            "replicas": replicas,
+                            **values,
+                        }
+                    )
                     + "\n"
                 )
                 log_stream.flush()

@@ -1,15 +1,12 @@
 """The TFX Trainer's `run_fn` (GenericExecutor): transformed examples -> trained, exported DCGAN.
 
 `Trainer(run_fn='tfx_dcgan.trainer_module.run_fn', custom_config={'experiment': cfg.to_dict()})`.
-`run_fn` rebuilds the `ExperimentConfig` (training steps from `TrainArgs.num_steps` when set),
-trains with `train_lib.train` in the model run directory (checkpoints/, tensorboard/, samples/),
-then writes the model artifact (the contract between Trainer, Pusher and serving):
-
-    <serving_model_dir>/generator/                SavedModel (export.export_generator)
-    <serving_model_dir>/discriminator_features/   SavedModel whose input is raw encoded images,
-                                                  preprocessed by the Transform graph itself
-    <serving_model_dir>/keras/generator/, keras/discriminator/   Keras SavedModels
-    <serving_model_dir>/model_config.json         ExperimentConfig.to_dict() plus {"step": N}
+`run_fn` rebuilds the `ExperimentConfig` (training steps from `TrainArgs.num_steps` when set) and
+honours all of it: the strategy (`train.strategy`, `train.cpu_replicas`), synchronized batch
+norm, the seeds and the bookkeeping intervals. It trains with `train_lib.train` (checkpoints/,
+tensorboard/, samples/ end up in the model run directory), then writes the model artifact whose
+layout `tfx_dcgan/artifact.py` owns (generator/, discriminator_features/, keras/,
+model_config.json).
 """
 
 from __future__ import annotations
@@ -22,17 +19,14 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from tfx_dcgan import export, features, preprocessing, train_lib
+from tfx_dcgan import artifact, export, features, preprocessing, train_lib
 from tfx_dcgan.config import ConfigError, ExperimentConfig, replace
 
 import tensorflow as tf
 
 __all__ = [
     "EXPERIMENT_KEY",
-    "GENERATOR_DIR",
-    "FEATURES_DIR",
-    "KERAS_DIR",
-    "MODEL_CONFIG_FILE",
+    "CHECKPOINT_ROOT_KEY",
     "experiment_from_custom_config",
     "make_transformed_dataset_factory",
     "TransformPreprocess",
@@ -48,21 +42,16 @@ EXPERIMENT_KEY = "experiment"
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
 # What a finished run copies from its durable workdir into the execution's model run directory.
 _RUN_OUTPUTS = ("samples", "tensorboard", "checkpoints", "train_log.jsonl", "config.json")
-GENERATOR_DIR = "generator"
-FEATURES_DIR = "discriminator_features"
-KERAS_DIR = "keras"
-MODEL_CONFIG_FILE = "model_config.json"
 SHUFFLE_BUFFER = 10_000
 
 
 def experiment_from_custom_config(
-    custom_config: dict[str, Any] | None, workdir: str, train_steps: int | None = None
+    custom_config: dict[str, Any] | None, train_steps: int | None = None
 ) -> ExperimentConfig:
     """Rebuilds the run's ExperimentConfig from Trainer custom_config.
 
     Args:
-      custom_config: `{"experiment": ExperimentConfig.to_dict()}` (its workdir is ignored).
-      workdir: the model run directory.
+      custom_config: `{"experiment": ExperimentConfig.to_dict()}`.
       train_steps: TrainArgs.num_steps; overrides `train.steps` when positive.
 
     Raises:
@@ -73,9 +62,7 @@ def experiment_from_custom_config(
             f"Trainer custom_config must hold {EXPERIMENT_KEY!r}: ExperimentConfig.to_dict(); "
             f"got keys {sorted(custom_config or {})}"
         )
-    values = dict(custom_config[EXPERIMENT_KEY])
-    values["workdir"] = workdir
-    config = ExperimentConfig.from_dict(values)
+    config = ExperimentConfig.from_dict(dict(custom_config[EXPERIMENT_KEY]))
     if train_steps:
         config = replace(config, train=replace(config.train, steps=int(train_steps)))
     return config.validate()
@@ -96,7 +83,7 @@ def training_workdir(
     if not root:
         return model_run_dir
     experiment = json.loads(json.dumps((custom_config or {}).get(EXPERIMENT_KEY, {})))
-    experiment.pop("workdir", None)
+    experiment.pop("workdir", None)  # configs written before the workdir left ExperimentConfig
     experiment.get("train", {}).pop("steps", None)
     payload = json.dumps(
         {"experiment": experiment, "train_files": sorted(train_files)}, sort_keys=True
@@ -126,6 +113,7 @@ def make_transformed_dataset_factory(
     global_batch_size: int,
     seed: int = 0,
     shuffle_buffer: int = SHUFFLE_BUFFER,
+    parallel_reads: int = 0,
 ) -> Callable[[int], tf.data.Dataset]:
     """`start_step -> dataset` over Transform's output, as train_lib.train expects.
 
@@ -139,6 +127,7 @@ def make_transformed_dataset_factory(
       global_batch_size: images per batch over all replicas.
       seed: shuffle seed.
       shuffle_buffer: records in the shuffle buffer.
+      parallel_reads: parallel batch decodes (0 = AUTOTUNE; DataConfig.parallel_reads).
 
     Returns:
       A function returning an infinite Dataset of float32 [global_batch_size, image_size,
@@ -172,7 +161,7 @@ def make_transformed_dataset_factory(
             .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
             .skip(int(start_step) * global_batch_size)
             .batch(global_batch_size, drop_remainder=True)
-            .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .map(parse, num_parallel_calls=parallel_reads or tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE)
         )
         options = tf.data.Options()
@@ -216,33 +205,21 @@ def write_model_artifact(
     discriminator: tf.keras.Model,
     step: int,
     preprocess_encoded: Callable[[tf.Tensor], tf.Tensor] | None,
-) -> dict[str, str]:
-    """Writes the model artifact layout (see the module docstring).
-
-    Returns:
-      Paths by name: "generator", "discriminator_features", "keras_generator",
-      "keras_discriminator", "model_config".
-    """
+) -> artifact.ModelArtifactPaths:
+    """Writes the model artifact layout (tfx_dcgan/artifact.py) under `serving_model_dir`."""
     os.makedirs(serving_model_dir, exist_ok=True)
-    paths = {
-        "generator": os.path.join(serving_model_dir, GENERATOR_DIR),
-        "discriminator_features": os.path.join(serving_model_dir, FEATURES_DIR),
-        "keras_generator": os.path.join(serving_model_dir, KERAS_DIR, "generator"),
-        "keras_discriminator": os.path.join(serving_model_dir, KERAS_DIR, "discriminator"),
-        "model_config": os.path.join(serving_model_dir, MODEL_CONFIG_FILE),
-    }
-    export.export_generator(generator, config.model, paths["generator"], step=step)
+    paths = artifact.paths(serving_model_dir)
+    export.export_generator(generator, config.model, paths.generator, step=step)
     export.export_discriminator_features(
         discriminator,
         config.model,
-        paths["discriminator_features"],
+        paths.discriminator_features,
         step=step,
         preprocess_encoded=preprocess_encoded,
     )
-    generator.save(paths["keras_generator"], save_format="tf", include_optimizer=False)
-    discriminator.save(paths["keras_discriminator"], save_format="tf", include_optimizer=False)
-    with tf.io.gfile.GFile(paths["model_config"], "w") as handle:
-        json.dump({**config.to_dict(), "step": int(step)}, handle, indent=2, sort_keys=True)
+    generator.save(paths.keras_generator, save_format="tf", include_optimizer=False)
+    discriminator.save(paths.keras_discriminator, save_format="tf", include_optimizer=False)
+    artifact.write_model_config(serving_model_dir, config.to_dict(), step)
     return paths
 
 
@@ -257,9 +234,12 @@ def run_fn(fn_args: Any) -> None:
     Raises:
       RuntimeError: training was interrupted by a signal before the requested steps.
     """
+    config = experiment_from_custom_config(fn_args.custom_config, fn_args.train_steps)
+    # Logical CPU devices must be set before the first TensorFlow op of this process (the
+    # dataset check below is one); under LocalDagRunner the runner has set them already.
+    train_lib.configure_cpu_replicas(config.train.cpu_replicas)
     workdir = training_workdir(fn_args.custom_config, fn_args.model_run_dir, fn_args.train_files)
     log.info("training in %s", workdir)
-    config = experiment_from_custom_config(fn_args.custom_config, workdir, fn_args.train_steps)
     model = config.model
     make_dataset = make_transformed_dataset_factory(
         fn_args.train_files,
@@ -267,8 +247,9 @@ def run_fn(fn_args: Any) -> None:
         channels=model.channels,
         global_batch_size=config.train.batch_size,
         seed=config.data.shuffle_seed,
+        parallel_reads=config.data.parallel_reads,
     )
-    result = train_lib.train(config, make_dataset)
+    result = train_lib.train(config, workdir, make_dataset)
     if result.interrupted:
         raise RuntimeError(
             f"training stopped by a signal at step {result.step} of {config.train.steps}; the "

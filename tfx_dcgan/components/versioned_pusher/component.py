@@ -10,7 +10,7 @@
 publishes `<model>/Format-Serving/generator` to `/srv/models/generator/<version>/` and likewise
 for `discriminator_features` (see executor.py for versioning and atomicity). With a
 `model_blessing` input it pushes only a blessed model (custom property `blessed` == 1, as TFX's
-Evaluator writes it). The `pushed_model` output records `pushed` (0/1), `pushed_version`,
+Evaluator writes it), unless `push_unblessed` is also set. The `pushed_model` output records `pushed` (0/1), `pushed_version`,
 `pushed_destination` and `pushed_models` (JSON: name -> version, destination).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+from tfx_dcgan import artifact
 from tfx_dcgan.components.versioned_pusher import executor
 
 from tfx import types
@@ -27,7 +28,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 __all__ = ["VersionedPusher", "VersionedPusherSpec", "DEFAULT_MODEL_NAMES"]
 
-DEFAULT_MODEL_NAMES = ("generator", "discriminator_features")
+DEFAULT_MODEL_NAMES = artifact.SERVED_MODELS
 
 
 class VersionedPusherSpec(ComponentSpec):
@@ -69,8 +70,9 @@ class VersionedPusher(base_component.BaseComponent):
           model_names: sub-directories of the model's Format-Serving dir to publish; each
             becomes a TF Serving model name.
           model_blessing: optional ModelBlessing channel; when given, push only if blessed.
-          push_unblessed: push without a blessing. Required (True) when model_blessing is None,
-            so that an unconditional push is always an explicit choice.
+          push_unblessed: push whatever the blessing says (it is still read and logged).
+            Required (True) when model_blessing is None, so that an unconditional push is
+            always an explicit choice.
 
         Raises:
           ValueError: neither a blessing nor push_unblessed, an empty push_base or no names.

@@ -151,9 +151,14 @@ class Executor(base_executor.BaseExecutor):
         if blessings:
             blessing = artifact_utils.get_single_instance(blessings)
             if not blessing.get_int_custom_property("blessed"):
-                logging.info("model not blessed by %s: not pushing", blessing.uri)
-                pushed_model.set_int_custom_property("pushed", 0)
-                return
+                if not exec_properties.get(PUSH_UNBLESSED_KEY):
+                    logging.info("model not blessed by %s: not pushing", blessing.uri)
+                    pushed_model.set_int_custom_property("pushed", 0)
+                    return
+                logging.warning(
+                    "model not blessed by %s; pushing it anyway (push_unblessed is set)",
+                    blessing.uri,
+                )
         elif not exec_properties.get(PUSH_UNBLESSED_KEY):
             # The component refuses this combination; an executor run by hand gets the same rule.
             raise ValueError("no model_blessing input and push_unblessed is not set: not pushing")

@@ -1,0 +1,545 @@
+"""The one flag module: every flag of every tfx-dcgan entry point is defined here, once.
+
+`tfx-dcgan train`, the local pipeline runner (`tfx-dcgan pipeline`), the Kubeflow V2 runner and the
+Airflow DAG parse the same flags into the same two dataclasses:
+
+    experiment_from_flags()            -> config.ExperimentConfig  (one training run)
+    pipeline_config_from_flags(...)    -> config.PipelineConfig    (the pipeline around it)
+
+A `Command` names the flags an entry point accepts (a flag of another command given to it is an
+error, not silently ignored), its own defaults (the main job trains 2,000 steps at ngf = ndf = 32;
+`tfx-dcgan train` keeps the library's defaults) and, where a shared flag means something more
+specific there, its own help line. `--preset` sets named starting values; flags given explicitly
+win.
+
+Airflow parses DAG files with no command line: `parse_environment_flagfile(command)` reads the absl
+flagfile named by the environment variable `TFX_DCGAN_FLAGFILE` (one `--flag=value` per line). Every
+command reads that variable too, before its own command line, so a flagfile can be shared by a
+local run, a Kubeflow compile and an Airflow DAG.
+
+Nothing below the CLI layer imports this module: library code takes the dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import textwrap
+from collections.abc import Mapping
+
+from tfx_dcgan.config import (
+    LAYOUTS,
+    NOISE_DISTRIBUTIONS,
+    SOURCES,
+    STRATEGIES,
+    ConfigError,
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    PipelineConfig,
+    TrainConfig,
+)
+
+from absl import flags
+
+__all__ = [
+    "FLAGFILE_ENV",
+    "PRESETS",
+    "EXPERIMENT_FLAGS",
+    "PIPELINE_FLAGS",
+    "MAIN_JOB_DEFAULTS",
+    "Command",
+    "experiment_from_flags",
+    "pipeline_config_from_flags",
+    "parse_environment_flagfile",
+    "flag_error_message",
+]
+
+FLAGFILE_ENV = "TFX_DCGAN_FLAGFILE"
+FLAGS = flags.FLAGS
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_DATA = os.path.join(_REPO_ROOT, "data", "cifar10_sample")
+
+_MODEL = ModelConfig()
+_TRAIN = TrainConfig()
+_DATA = DataConfig()
+_PIPELINE = PipelineConfig()
+
+# Named starting points; explicit flags override them.
+PRESETS: dict[str, dict[str, object]] = {
+    "none": {},
+    # The paper's LSUN/faces/ImageNet generator: 4x4x1024 -> 512 -> 256 -> 128 -> 64x64x3.
+    "paper_lsun64": {"image_size": 64, "ngf": 128, "ndf": 64, "kernel_size": 4},
+    # CIFAR-10 at the paper's batch and the authors' 5x5 kernels.
+    "cifar32": {"image_size": 32, "ngf": 64, "ndf": 64, "kernel_size": 5},
+    # What the quick-start trains in a few minutes on 2 CPU cores.
+    "quick": {
+        "image_size": 32,
+        "ngf": 32,
+        "ndf": 32,
+        "kernel_size": 5,
+        "steps": 600,
+        "log_every": 25,
+        "sample_every": 100,
+        "checkpoint_every": 100,
+    },
+}
+
+# The main job's measured defaults (README: ~9 minutes on 2 cores), used by the pipeline runners.
+MAIN_JOB_DEFAULTS: dict[str, object] = {
+    "ngf": 32,
+    "ndf": 32,
+    "steps": 2000,
+    "sample_every": 250,
+    "checkpoint_every": 250,
+}
+
+# ---------------------------------------------------------------------------------------------
+# ExperimentConfig: one flag per field (flag name = field name).
+# ---------------------------------------------------------------------------------------------
+flags.DEFINE_enum(
+    "preset",
+    "none",
+    list(PRESETS),
+    "Starting values for the model and training flags: paper_lsun64 (the paper's 64x64 "
+    "generator, ngf 128, 4x4 kernels), cifar32 (32x32, ngf=ndf=64, 5x5), quick (32x32, "
+    "ngf=ndf=32, 600 steps). Flags given explicitly win.",
+)
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder of training images: flat, or one sub-folder per class (searched recursively; JPEG, "
+    "PNG, GIF, BMP; WebP/TIFF are converted). Corrupt files are skipped and counted.",
+)
+flags.DEFINE_integer("shuffle_seed", _DATA.shuffle_seed, "Seed of the per-epoch image order.")
+flags.DEFINE_integer(
+    "parallel_reads", _DATA.parallel_reads, "Image decode parallelism (0: AUTOTUNE)."
+)
+flags.DEFINE_integer(
+    "image_size",
+    _MODEL.image_size,
+    "Image side in pixels, a power of two >= 16 (32 for CIFAR-10, 64 as in the paper). Images "
+    "are centre-cropped to a square and resized.",
+)
+flags.DEFINE_integer(
+    "channels", _MODEL.channels, "3 for RGB, 1 for grayscale (images are converted)."
+)
+flags.DEFINE_integer("z_dim", _MODEL.z_dim, "Length of the noise vector z (the paper: 100).")
+flags.DEFINE_enum(
+    "noise",
+    _MODEL.noise,
+    list(NOISE_DISTRIBUTIONS),
+    "Distribution of z: uniform in [-1, 1] (the paper) or standard normal.",
+)
+flags.DEFINE_integer(
+    "ngf",
+    _MODEL.ngf,
+    "Generator width: channels of G's last hidden layer; each layer towards the 4x4 projection "
+    "doubles it (ngf 128 at 64x64 is the paper's 1024-512-256-128).",
+)
+flags.DEFINE_integer(
+    "ndf", _MODEL.ndf, "Discriminator width: channels of D's first conv; doubles per layer."
+)
+flags.DEFINE_integer(
+    "kernel_size", _MODEL.kernel_size, "Conv kernel side: 5 (the authors' code) or 4 (dcgan.torch)."
+)
+flags.DEFINE_bool(
+    "sync_batch_norm",
+    _MODEL.sync_batch_norm,
+    "Batch-norm statistics over the global batch across replicas (the paper's semantics). Off: "
+    "each replica normalises its own share.",
+)
+flags.DEFINE_integer(
+    "batch_size",
+    _TRAIN.batch_size,
+    "Global batch size, split evenly over replicas (the paper: 128).",
+)
+flags.DEFINE_integer(
+    "steps",
+    _TRAIN.steps,
+    "Total training steps (one D and one G update each). A resumed run continues up to this "
+    "number.",
+)
+flags.DEFINE_float(
+    "learning_rate", _TRAIN.learning_rate, "Adam learning rate for G and D (the paper: 2e-4)."
+)
+flags.DEFINE_float("beta1", _TRAIN.beta1, "Adam beta1 (the paper: 0.5).")
+flags.DEFINE_integer(
+    "seed", _TRAIN.seed, "Seeds weight init, the noise stream and the fixed sample grid."
+)
+flags.DEFINE_enum(
+    "strategy",
+    _TRAIN.strategy,
+    list(STRATEGIES),
+    "tf.distribute strategy: auto (MirroredStrategy over visible GPUs, else the default CPU "
+    "strategy), mirrored, multi_worker (reads TF_CONFIG), one_device, default.",
+)
+flags.DEFINE_integer(
+    "cpu_replicas",
+    _TRAIN.cpu_replicas,
+    "Split the CPU into this many logical devices so MirroredStrategy runs that many replicas "
+    "without GPUs (0: leave the CPU whole).",
+)
+flags.DEFINE_integer(
+    "log_every", _TRAIN.log_every, "Print progress and write TensorBoard scalars every N steps."
+)
+flags.DEFINE_integer(
+    "sample_every",
+    _TRAIN.sample_every,
+    "Write a PNG grid of the fixed z (and a TensorBoard image) every N steps; 0 writes only the "
+    "final grid.",
+)
+flags.DEFINE_integer(
+    "checkpoint_every",
+    _TRAIN.checkpoint_every,
+    "Save a checkpoint every N steps (also at the end and on Ctrl-C / SIGTERM).",
+)
+flags.DEFINE_integer(
+    "keep_checkpoints", _TRAIN.keep_checkpoints, "How many recent checkpoints to keep."
+)
+flags.DEFINE_integer("sample_grid", _TRAIN.sample_grid, "Number of images in the sample grid.")
+flags.DEFINE_bool(
+    "deterministic", _TRAIN.deterministic, "TF op determinism: bit-identical replays, slower."
+)
+
+# ---------------------------------------------------------------------------------------------
+# Output folders and runner-specific flags.
+# ---------------------------------------------------------------------------------------------
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Training folder: checkpoints/, tensorboard/, samples/*.png, config.json, train_log.jsonl. "
+    "Re-running with the same workdir resumes from its latest checkpoint.",
+)
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Folder for pipeline artifacts (root/), the MLMD database (metadata.db) and pushed models "
+    "(serving/).",
+)
+flags.DEFINE_bool(
+    "dry_run",
+    False,
+    "Build the pipeline and print each component with its execution properties (JSON), "
+    "without running anything.",
+)
+flags.DEFINE_string("default_image", None, "Container image with this project installed.")
+flags.DEFINE_string("output_file", "tfx_dcgan_pipeline.json", "Pipeline-spec JSON to write.")
+
+# ---------------------------------------------------------------------------------------------
+# PipelineConfig: one flag per field (flag name = field name).
+# ---------------------------------------------------------------------------------------------
+flags.DEFINE_string("pipeline_name", _PIPELINE.pipeline_name, "Pipeline name (the MLMD context).")
+flags.DEFINE_string(
+    "pipeline_root",
+    None,
+    "Artifact root: where component outputs are written (a folder, or gs://BUCKET/...).",
+)
+flags.DEFINE_enum(
+    "source",
+    _PIPELINE.source,
+    list(SOURCES),
+    "Input: image folders (--data_dir), a TensorFlow Datasets data set already prepared in "
+    "--tfds_data_dir, or existing TFRecords of tf.Example (--tfrecord_pattern). All three give the "
+    "same raw features, so everything downstream is unchanged.",
+)
+flags.DEFINE_enum(
+    "layout",
+    _PIPELINE.layout,
+    list(LAYOUTS),
+    "--source=images: auto (look at --data_dir when the pipeline is built: train/ and test/ "
+    "sub-roots become the 'train' and 'eval' splits, else a 9:1 hash split), split_subroots "
+    "(train/<class>/* and test/<class>/*), single (class folders or flat, hash-split 9:1). A "
+    "pipeline compiled where --data_dir cannot be read (Kubeflow, gs://) needs one of the last two.",
+)
+flags.DEFINE_string(
+    "tfds_name",
+    None,
+    "--source=tfds: 'name[/config][:version]', prepared in --tfds_data_dir (nothing downloads).",
+)
+flags.DEFINE_string("tfds_data_dir", None, "--source=tfds: the TFDS data_dir.")
+flags.DEFINE_string(
+    "tfds_split_mapping",
+    "",
+    "--source=tfds: 'tfds_split=output_split,...'; default train=train,test=eval; e.g. "
+    "'train[:90%]=train,train[90%:]=eval'.",
+)
+flags.DEFINE_string("tfds_image_key", _PIPELINE.tfds_image_key, "--source=tfds: the image feature.")
+flags.DEFINE_string(
+    "tfds_label_key",
+    _PIPELINE.tfds_label_key,
+    "--source=tfds: the label feature ('' = unlabelled).",
+)
+flags.DEFINE_string(
+    "tfrecord_pattern",
+    None,
+    "--source=tfrecord: '/d/*.tfrecord.gz' (hashed 9:1 into train/eval) or "
+    "'train=/d/train-*,eval=/d/eval-*'. Absolute paths.",
+)
+flags.DEFINE_string(
+    "feature_map",
+    "",
+    "--source=tfrecord: ours=theirs, e.g. 'image/encoded=img_bytes,label=class_id' (features "
+    "already named like ours need no entry).",
+)
+flags.DEFINE_list(
+    "label_names", [], "--source=tfrecord: label texts by index when the records carry none."
+)
+flags.DEFINE_string(
+    "schema_path",
+    None,
+    "Curated schema for ImportSchemaGen; default tfx_dcgan/schema/schema.pbtxt.",
+)
+flags.DEFINE_integer(
+    "beam_workers",
+    _PIPELINE.beam_workers,
+    "DirectRunner worker processes (multi-processing); 0 = one per core, 1 = in-process "
+    "(fastest on small data).",
+)
+flags.DEFINE_multi_string(
+    "beam_arg",
+    [],
+    "Extra Beam pipeline options, repeatable, e.g. --beam_arg=--runner=FlinkRunner "
+    "--beam_arg=--flink_master=localhost:8081 (replaces the DirectRunner defaults when it sets "
+    "--runner).",
+)
+flags.DEFINE_bool(
+    "enable_cache", _PIPELINE.enable_cache, "Reuse outputs of unchanged component executions."
+)
+flags.DEFINE_bool(
+    "probe",
+    _PIPELINE.probe,
+    "Run the FeatureProbeEvaluator (D's features -> linear L2-SVM, the paper's CIFAR-10 protocol) "
+    "and push only a model it blesses. Needs labelled data (class sub-folders); for a flat folder "
+    "use --noprobe --push_unblessed.",
+)
+flags.DEFINE_float(
+    "probe_threshold",
+    _PIPELINE.probe_threshold,
+    "Bless (and push) when the probe's test accuracy is at least this, in [0, 1]. The default is "
+    "twice chance on 10 classes; a trained D on the shipped sample scores well above it.",
+)
+flags.DEFINE_integer(
+    "probe_max_train_examples", 0, "Probe on a seeded subset of this many train images (0 = all)."
+)
+flags.DEFINE_integer(
+    "probe_max_test_examples", 0, "Score the probe on this many test images (0 = all)."
+)
+flags.DEFINE_string(
+    "push_base",
+    None,
+    "TF Serving model base path the Pusher publishes to; default <output_dir>/serving locally, "
+    "<pipeline_root>/serving on Kubeflow.",
+)
+flags.DEFINE_bool(
+    "push_unblessed",
+    _PIPELINE.push_unblessed,
+    "Push every trained model: with --probe the probe still runs and records its verdict, but "
+    "does not hold the push back; with --noprobe it is required (nothing else can bless).",
+)
+flags.DEFINE_integer(
+    "max_logged_skipped",
+    _PIPELINE.max_logged_skipped,
+    "How many skipped image files the ingest lists in its report and log.",
+)
+
+_SECTIONS = (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+EXPERIMENT_FLAGS: tuple[str, ...] = ("preset",) + tuple(
+    field.name for _, cls in _SECTIONS for field in dataclasses.fields(cls)
+)
+# PipelineConfig fields whose flag has another name.
+_PIPELINE_FIELD_FLAGS = {"beam_args": "beam_arg"}
+PIPELINE_FLAGS: tuple[str, ...] = tuple(
+    _PIPELINE_FIELD_FLAGS.get(field.name, field.name)
+    for field in dataclasses.fields(PipelineConfig)
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """An entry point: the flags it accepts, its own defaults and help lines.
+
+    Attributes:
+      name: as the user types it, e.g. "tfx-dcgan train".
+      flag_names: the flags it reads, in the order --help lists them. Flags defined in this module
+        but not listed are refused when given.
+      defaults: flag name -> this command's default (shown by its --help).
+      help_overrides: flag name -> the help line for this command.
+      own_flags_module: a module defining flags only this command uses (listed after the shared).
+    """
+
+    name: str
+    flag_names: tuple[str, ...]
+    defaults: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    help_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    own_flags_module: str = ""
+
+    def apply_defaults(self) -> None:
+        """Makes this command's defaults the flags' defaults (call before parsing)."""
+        for name, value in self.defaults.items():
+            FLAGS.set_default(name, value)
+
+    def with_environment_flagfile(self, argv: list[str]) -> list[str]:
+        """argv with `--flagfile=$TFX_DCGAN_FLAGFILE` first (the command line still wins)."""
+        path = os.environ.get(FLAGFILE_ENV)
+        if not path:
+            return list(argv)
+        if not os.path.isfile(path):
+            raise ConfigError(f"{FLAGFILE_ENV}={path!r}: no such flagfile")
+        return [argv[0], f"--flagfile={path}", *argv[1:]]
+
+    def accepted(self) -> set[str]:
+        names = set(self.flag_names)
+        if self.own_flags_module:
+            names |= {f.name for f in FLAGS.get_flags_for_module(self.own_flags_module)}
+        return names
+
+    def check_given_flags(self) -> None:
+        """Refuses flags of other commands (given on the command line or in a flagfile).
+
+        Raises:
+          ConfigError: naming the flags and the command.
+        """
+        ours = {f.name for f in FLAGS.get_flags_for_module(__name__)}
+        if self.own_flags_module:
+            ours |= {f.name for f in FLAGS.get_flags_for_module(self.own_flags_module)}
+        stray = sorted(n for n in ours - self.accepted() if FLAGS[n].present)
+        if stray:
+            raise ConfigError(
+                f"{self.name} does not use "
+                + ", ".join(f"--{n}" for n in stray)
+                + f" (see `{self.name} --help`)"
+            )
+
+    def help_text(self, doc: str = "") -> str:
+        """The command's docstring and each of its flags with its help and default."""
+        lines = [doc.strip(), "", f"flags of {self.name}:"] if doc else [f"flags of {self.name}:"]
+        names = list(self.flag_names)
+        if self.own_flags_module:
+            names += [f.name for f in FLAGS.get_flags_for_module(self.own_flags_module)]
+        for name in names:
+            flag = FLAGS[name]
+            shown = f"--[no]{name}" if flag.boolean else f"--{name}"
+            text = self.help_overrides.get(name, flag.help)
+            default = self.defaults.get(name, flag.default)
+            lines.append(f"  {shown}:")
+            lines += textwrap.wrap(
+                f"{text} (default: {default!r})",
+                width=98,
+                initial_indent="    ",
+                subsequent_indent="    ",
+            )
+        return "\n".join(lines)
+
+
+def _value(name: str) -> object:
+    """The flag's value, or the preset's when the flag was not given explicitly."""
+    preset = PRESETS[FLAGS.preset]
+    if name in preset and not FLAGS[name].present:
+        return preset[name]
+    return FLAGS[name].value
+
+
+def experiment_from_flags(data_dir: str | None = None) -> ExperimentConfig:
+    """The run's ExperimentConfig from the parsed flags (and --preset); not validated.
+
+    Args:
+      data_dir: overrides --data_dir for `DataConfig.data_dir` (the pipelines pass "": their
+        Trainer reads the Transform output, and --data_dir goes to PipelineConfig instead).
+    """
+    sections = {}
+    for section, cls in _SECTIONS:
+        sections[section] = cls(**{f.name: _value(f.name) for f in dataclasses.fields(cls)})
+    if data_dir is not None or sections["data"].data_dir is None:
+        sections["data"] = dataclasses.replace(sections["data"], data_dir=data_dir or "")
+    return ExperimentConfig(**sections)
+
+
+def _absolute(path: str | None) -> str:
+    if not path:
+        return ""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def pipeline_config_from_flags(
+    *, pipeline_root: str, push_base: str, check_local_paths: bool = True
+) -> PipelineConfig:
+    """The PipelineConfig from the parsed flags, validated.
+
+    Args:
+      pipeline_root: the runner's artifact root (--pipeline_root, or <output_dir>/root locally).
+      push_base: the Pusher's base path when --push_base is not given.
+      check_local_paths: check that a local --data_dir exists (off when compiling for a cluster).
+
+    Raises:
+      ConfigError: a bad value; the message names the field as `pipeline.<flag>`.
+    """
+    from tfx_dcgan import tfds_source, tfrecord_source
+
+    try:
+        split_mapping = tfds_source.parse_split_mapping(FLAGS.tfds_split_mapping)
+        if FLAGS.tfrecord_pattern:
+            tfrecord_source.parse_tfrecord_pattern(FLAGS.tfrecord_pattern)
+        feature_map = tfrecord_source.parse_feature_map(FLAGS.feature_map)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    config = PipelineConfig(
+        pipeline_name=FLAGS.pipeline_name,
+        pipeline_root=pipeline_root,
+        source=FLAGS.source,
+        data_dir=_absolute(FLAGS.data_dir),
+        layout=FLAGS.layout,
+        tfds_name=FLAGS.tfds_name or "",
+        tfds_data_dir=_absolute(FLAGS.tfds_data_dir),
+        tfds_split_mapping=split_mapping,
+        tfds_image_key=FLAGS.tfds_image_key,
+        tfds_label_key=FLAGS.tfds_label_key,
+        tfrecord_pattern=FLAGS.tfrecord_pattern or "",
+        feature_map=dict(feature_map),
+        label_names=tuple(FLAGS.label_names or ()),
+        schema_path=_absolute(FLAGS.schema_path),
+        beam_workers=FLAGS.beam_workers,
+        beam_args=tuple(FLAGS.beam_arg),
+        enable_cache=FLAGS.enable_cache,
+        probe=FLAGS.probe,
+        probe_threshold=FLAGS.probe_threshold,
+        probe_max_train_examples=FLAGS.probe_max_train_examples,
+        probe_max_test_examples=FLAGS.probe_max_test_examples,
+        push_base=_absolute(FLAGS.push_base) or push_base,
+        push_unblessed=FLAGS.push_unblessed,
+        max_logged_skipped=FLAGS.max_logged_skipped,
+    )
+    return config.validate(check_local_paths=check_local_paths)
+
+
+def flag_error_message(error: Exception) -> str:
+    """A ConfigError's text with config field paths as the flags that set them.
+
+    "model.ngf must be positive" -> "--ngf must be positive"; "pipeline.probe_threshold" ->
+    "--probe_threshold"; "pipeline.beam_args" -> "--beam_arg".
+    """
+
+    def flag(match: re.Match) -> str:
+        return "--" + _PIPELINE_FIELD_FLAGS.get(match.group(1), match.group(1))
+
+    return re.sub(r"\b(?:model|train|data|pipeline)\.(\w+)", flag, str(error))
+
+
+def parse_environment_flagfile(command: Command, argv0: str = "tfx-dcgan") -> list[str]:
+    """Parses the flagfile named by $TFX_DCGAN_FLAGFILE as `command`'s flags (no command line).
+
+    For callers without a command line, such as an Airflow DAG file at parse time. Without the
+    variable the command's defaults apply.
+
+    Returns:
+      The remaining (non-flag) arguments.
+
+    Raises:
+      ConfigError: the file is missing, or holds flags `command` does not use.
+    """
+    command.apply_defaults()
+    remaining = FLAGS(command.with_environment_flagfile([argv0]))
+    command.check_given_flags()
+    return remaining
