@@ -12,7 +12,8 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401  (TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
-from tfx_dcgan import features, image_ops, ingest, tfds_source, tfrecord_source
+from tfx_dcgan import features, image_ops, tfds_source, tfrecord_source
+from tfx_dcgan.ingest import images as ingest
 
 import numpy as np
 import pytest

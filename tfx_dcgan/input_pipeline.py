@@ -16,6 +16,7 @@ import logging
 import os
 
 from tfx_dcgan import image_ops
+from tfx_dcgan.ingest import lister
 
 import tensorflow as tf
 
@@ -45,6 +46,8 @@ class ImageFolder:
       labels: class index of each path (-1 for a flat, unlabelled folder).
       class_names: sorted sub-folder names (empty when flat).
       skipped: (path, reason) of files that are not decodable images.
+      converted: path -> PNG bytes for images TensorFlow cannot decode but Pillow can (WebP,
+        TIFF, CMYK JPEG), re-encoded once, as the pipeline's ingest does.
     """
 
     root: str
@@ -52,6 +55,7 @@ class ImageFolder:
     labels: tuple[int, ...]
     class_names: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]
+    converted: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
     @property
     def num_images(self) -> int:
@@ -59,17 +63,17 @@ class ImageFolder:
 
 
 def list_image_files(data_dir: str) -> tuple[list[str], list[int], list[str]]:
-    """Lists image files by extension, with labels from the top-level sub-folder names.
+    """Lists the candidate files with `ingest.lister.list_tree` (the pipeline's lister and rule).
 
-    Files directly in `data_dir` and in sub-folders are both taken; when there are class
-    sub-folders, files at the top level are ignored (logged) and each file's label is the index of
-    its top-level sub-folder in sorted order.
+    Every non-hidden file counts once (links add no duplicates); top-level sub-folders are the
+    classes, and files directly in `data_dir` are unlabelled. Files are not chosen by extension:
+    `scan_image_files` recognises images by their content.
 
     Returns:
-      (paths, labels, class_names); labels are -1 when the folder is flat.
+      (paths, labels, class_names): labels index the sorted class names; -1 for unlabelled files.
 
     Raises:
-      DataError: `data_dir` is missing, not a folder, or holds no image files.
+      DataError: `data_dir` is missing, not a folder, or holds no files.
     """
     if not data_dir:
         raise DataError("no data folder given (--data_dir): expected a folder of images")
@@ -77,38 +81,15 @@ def list_image_files(data_dir: str) -> tuple[list[str], list[int], list[str]]:
         raise DataError(f"data folder {data_dir!r} does not exist")
     if not os.path.isdir(data_dir):
         raise DataError(f"data folder {data_dir!r} is not a folder")
-    class_names = sorted(
-        entry.name
-        for entry in os.scandir(data_dir)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
-    paths: list[str] = []
-    labels: list[int] = []
-
-    def walk(folder: str, label: int) -> None:
-        for current, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.lower().endswith(image_ops.SUPPORTED_EXTENSIONS):
-                    paths.append(os.path.join(current, name))
-                    labels.append(label)
-
-    if class_names:
-        for index, name in enumerate(class_names):
-            walk(os.path.join(data_dir, name), index)
-        stray = [e.name for e in os.scandir(data_dir) if e.is_file()]
-        if stray:
-            log.info(
-                "ignoring %d files at the top of %s (class sub-folders present)",
-                len(stray),
-                data_dir,
-            )
-    else:
-        walk(data_dir, -1)
+    listed = lister.list_tree(data_dir)
+    class_names = sorted({f.class_name for f in listed if f.class_name})
+    index = {name: i for i, name in enumerate(class_names)}
+    paths = [f.path for f in listed]
+    labels = [index.get(f.class_name, -1) for f in listed]
     if not paths:
         raise DataError(
-            f"data folder {data_dir!r} holds no image files (looked for "
-            f"{', '.join(image_ops.SUPPORTED_EXTENSIONS)}, flat or in class sub-folders)"
+            f"data folder {data_dir!r} holds no image files (flat or in class sub-folders; "
+            "names starting with '.' or '_' are skipped)"
         )
     return paths, labels, class_names
 
@@ -164,6 +145,10 @@ def load_image_folder(data_dir: str, channels: int, max_reported: int = 10) -> I
     """
     paths, labels, class_names = list_image_files(data_dir)
     ok, reasons = scan_image_files(paths, channels)
+    converted = _convert_with_pillow(
+        [p for p, good, r in zip(paths, ok, reasons) if not good and r != "empty file"], channels
+    )
+    ok = [good or p in converted for p, good in zip(paths, ok)]
     skipped = tuple((p, r) for p, good, r in zip(paths, ok, reasons) if not good)
     for path, reason in skipped[:max_reported]:
         log.warning("skipping %s: %s", path, reason)
@@ -182,7 +167,25 @@ def load_image_folder(data_dir: str, channels: int, max_reported: int = 10) -> I
         len(class_names),
         len(skipped),
     )
-    return ImageFolder(data_dir, good_paths, good_labels, tuple(class_names), skipped)
+    if converted:
+        log.info("%d images TensorFlow cannot decode were converted to PNG", len(converted))
+    return ImageFolder(data_dir, good_paths, good_labels, tuple(class_names), skipped, converted)
+
+
+def _convert_with_pillow(paths: list[str], channels: int) -> dict[str, bytes]:
+    """PNG re-encodings of the files Pillow reads and TensorFlow does not (path -> bytes)."""
+    from tfx_dcgan.ingest import images
+
+    converted = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                validated = images.validate_image(handle.read(), channels)
+        except (OSError, images.ImageSkipped):
+            continue
+        if validated.converted:
+            converted[path] = validated.encoded
+    return converted
 
 
 def make_image_dataset(
@@ -194,6 +197,7 @@ def make_image_dataset(
     start_step: int = 0,
     seed: int = 0,
     parallel_reads: int = 0,
+    converted: dict[str, bytes] | None = None,
 ) -> tf.data.Dataset:
     """An infinite dataset of shuffled, preprocessed batches, positioned at `start_step`.
 
@@ -205,6 +209,7 @@ def make_image_dataset(
       start_step: the batch index to start at (resumption).
       seed: seed of the per-epoch order.
       parallel_reads: decode parallelism (0 = AUTOTUNE).
+      converted: path -> encoded bytes to use instead of the file (`ImageFolder.converted`).
 
     Returns:
       Dataset of float32 [global_batch_size, image_size, image_size, channels] in [-1, 1].
@@ -223,8 +228,16 @@ def make_image_dataset(
         )
         return tf.data.Dataset.from_tensor_slices(order)
 
+    converted = converted or {}
+    replacement = tf.constant([converted.get(p, b"") for p in paths], tf.string)
+    has_replacement = tf.constant([p in converted for p in paths], tf.bool)
+
     def load(index: tf.Tensor) -> tf.Tensor:
-        encoded = tf.io.read_file(tf.gather(all_paths, index))
+        encoded = tf.cond(
+            tf.gather(has_replacement, index),
+            lambda: tf.gather(replacement, index),
+            lambda: tf.io.read_file(tf.gather(all_paths, index)),
+        )
         return image_ops.preprocess_encoded_image(encoded, image_size, channels)
 
     dataset = (

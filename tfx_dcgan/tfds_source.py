@@ -31,7 +31,8 @@ import json
 import os
 from collections.abc import Mapping
 
-from tfx_dcgan import features, ingest
+from tfx_dcgan import features
+from tfx_dcgan.ingest import images as ingest
 
 import apache_beam as beam
 import tensorflow as tf

@@ -30,7 +30,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from tfx_dcgan import features, ingest
+from tfx_dcgan import features
+from tfx_dcgan.ingest import images as ingest
 
 import apache_beam as beam
 import tensorflow as tf

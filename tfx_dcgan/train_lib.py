@@ -366,6 +366,7 @@ def _default_dataset_factory(config: ExperimentConfig) -> tuple[DatasetFactory, 
             start_step=start_step,
             seed=config.data.shuffle_seed,
             parallel_reads=config.data.parallel_reads,
+            converted=folder.converted,
         )
 
     return factory, len(folder.skipped)

@@ -13,10 +13,10 @@ import os
 import random
 from typing import Any
 
-from tfx_dcgan import ingest
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.components.example_gen_outputs import LABELS_FILE, REPORT_FILE, read_report
 from tfx_dcgan.components.image_example_gen import transforms
+from tfx_dcgan.ingest import images as ingest
 
 import apache_beam as beam
 import tensorflow as tf

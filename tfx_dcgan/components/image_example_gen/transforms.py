@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 
-from tfx_dcgan import ingest
+from tfx_dcgan.ingest import images as ingest
 
 import apache_beam as beam
 import tensorflow as tf

@@ -17,9 +17,10 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan import ingest, tfds_source
+from tfx_dcgan import tfds_source
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.components.image_example_gen import transforms
+from tfx_dcgan.ingest import images as ingest
 
 import apache_beam as beam
 import tensorflow as tf
