@@ -419,6 +419,10 @@ def test_baselines_table_is_resumable(tmp_path):
     by_id = {row["row_id"]: row for row in rows}
     assert by_id["probe_random-all-seed0"]["status"] == "ok"
     assert by_id["probe_random-4pc-seed0"]["num_train_labels"] == 12
+    assert by_id["probe_random-4pc-seed0"]["statistics"].startswith(
+        "BN and standardisation statistics from all 36 train images"
+    )
+    assert "the 12 labelled images" in by_id["probe_random-4pc-seed0"]["statistics"]
     assert by_id["supervised-4pc-seed0"]["budget"]["network_steps"] == 2
     assert by_id["supervised-all-seed0"]["budget"]["network_steps"] == 3
     assert by_id["probe_random-50pc-seed0"]["status"] == "skipped"
@@ -449,3 +453,20 @@ def test_supervised_classifier_has_the_discriminator_conv_stack():
         layer.name for layer in discriminator.layers if layer.name.startswith(("d_conv", "d_bn"))
     ]
     assert baselines.infer_model_config(discriminator).ndf == TINY.ndf
+
+
+def test_c_selection_standardises_without_the_held_out_rows():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 3)).astype(np.float32)
+    features[30:] += 100.0  # the held-out rows sit far away
+    labels = np.arange(40) % 2
+    fit_idx, val_idx = np.arange(30), np.arange(30, 40)
+    original = features.copy()
+    fit_x, fit_y, val_x, val_y = probe.selection_sets(features, labels, fit_idx, val_idx)
+    np.testing.assert_allclose(fit_x.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(fit_x.std(axis=0), 1.0, atol=1e-4)
+    # Scaled with the fit rows' statistics, the far rows stay far (with them included they would
+    # be pulled towards the middle).
+    assert val_x.mean() > 10.0
+    assert list(fit_y) == list(labels[:30]) and list(val_y) == list(labels[30:])
+    np.testing.assert_array_equal(features, original)  # copies: the caller's are untouched

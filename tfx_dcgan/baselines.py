@@ -11,7 +11,8 @@ Rows, each at all labels and at k labels per class (default k = 1000 and 100):
 Probe rows share one feature extraction per discriminator: BN statistics re-estimated on all
 (unlabelled) train images, features standardised with the train statistics; a k-labels row then
 fits the SVM on its k labels per class only (C chosen on a held-out part of those labels, never
-on test). The supervised network's BN statistics are re-estimated on its labelled train images.
+on test, with the fit part re-standardised without the held-out rows). Each row records where its
+statistics came from (`statistics`). The supervised network's BN statistics are re-estimated on its labelled train images.
 
 Every finished row is written to `<output_dir>/rows/<row_id>.json` at once; running the same
 command again skips the finished rows (resume after an interruption, or add seeds/rows later).
@@ -454,6 +455,13 @@ def run_baselines(
             train_features, test_features, timings = probe_inputs(kind)
             probe_config = dataclasses.replace(config.probe, seed=seed)
             chosen = train_features if not budget else train_features[subset]
+            row["statistics"] = (
+                f"BN and standardisation statistics from all {len(train)} train images "
+                "(labels unused); C chosen with the fit part of "
+                + (f"the {len(subset)} labelled images" if budget else "train")
+                + f" re-standardised without its {config.probe.validation_fraction:.0%} "
+                "held out"
+            )
             result = probe.probe_features(
                 chosen,
                 train.labels[subset],

@@ -62,6 +62,7 @@ __all__ = [
     "reestimate_batch_norm",
     "extract_features",
     "standardize_features",
+    "selection_sets",
     "few_label_indices",
     "stratified_split",
     "fit_linear_svm",
@@ -628,10 +629,31 @@ def _fit(
     return classifier
 
 
+def selection_sets(
+    features: np.ndarray, labels: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The C-selection fit and validation sets, standardised on the fit part alone.
+
+    The held-out validation rows must not shape the scaling that C is chosen under, so the copies
+    are re-standardised with the fit rows' mean and std. (Features standardised on all of train
+    are an affine map of the raw ones, and a z-score is invariant to it: this equals scaling the
+    raw features with the fit rows' statistics.)
+
+    Returns:
+      (fit_x, fit_y, val_x, val_y): float32 copies and their labels.
+    """
+    fit_x, val_x = features[fit_idx], features[val_idx]
+    standardize_features(fit_x, val_x)
+    return fit_x, labels[fit_idx], val_x, labels[val_idx]
+
+
 def fit_linear_svm(
     features: np.ndarray, labels: np.ndarray, config: ProbeConfig
 ) -> tuple[Any, float, dict[str, float], dict[str, Any]]:
     """Chooses C on a stratified hold-out of the training data, then refits on all of it.
+
+    During C selection the fit part is re-standardised without the held-out rows
+    (`selection_sets`); the refit uses `features` as given.
 
     Args:
       features: float32 [N, F], standardised.
@@ -654,8 +676,7 @@ def fit_linear_svm(
     if len(config.c_grid) == 1 or len(val_idx) == 0:
         chosen_c = float(config.c_grid[0])
     else:
-        fit_x, fit_y = features[fit_idx], labels[fit_idx]
-        val_x, val_y = features[val_idx], labels[val_idx]
+        fit_x, fit_y, val_x, val_y = selection_sets(features, labels, fit_idx, val_idx)
         previous = None
         best_classifier, best_accuracy = None, -1.0
         for c in sorted(config.c_grid):
