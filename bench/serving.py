@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--json_out", default=None)
     args = parser.parse_args()
 
-    from tfx_dcgan.client import ServingClient
+    from serving.client import ServingClient
 
     results: dict = {"config": vars(args).copy(), "latency": {}, "throughput": {}}
     with tempfile.TemporaryDirectory() as folder:

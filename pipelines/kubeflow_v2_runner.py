@@ -7,7 +7,7 @@
         --output_file=tfx_dcgan_pipeline.json
 
 Every flag of the local runner (model, training, strategy, source, Beam, probe, push, cache) means
-the same here and reaches the compiled spec: both runners parse tfx_dcgan/cli_flags.py into the
+the same here and reaches the compiled spec: both runners parse tfx_dcgan/cli/flags.py into the
 same PipelineConfig and ExperimentConfig. The image must contain this repository installed
 (`pip install .[pipeline]`) and set TF_USE_LEGACY_KERAS=1, because components run `tfx_dcgan.*` by
 import path. Nothing is read from --data_dir at compile time unless it is a local folder and
@@ -23,7 +23,7 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import cli_flags
+from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError, ExperimentConfig, PipelineConfig
 
 from absl import app

@@ -16,7 +16,7 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import cli_flags
+from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError, ExperimentConfig, PipelineConfig
 
 from absl import app, logging

@@ -12,7 +12,7 @@
                           └──> VersionedPusher (<push_base>/<name>/<version>/, blessed models only)
 
 Two arguments say everything: the runners (local_runner.py, kubeflow_v2_runner.py, the Airflow
-DAG) build a `PipelineConfig` and an `ExperimentConfig` from the same flags (tfx_dcgan/cli_flags.py)
+DAG) build a `PipelineConfig` and an `ExperimentConfig` from the same flags (tfx_dcgan/cli/flags.py)
 and pass them here; the Trainer gets the experiment as custom_config and the Transform gets the
 image geometry from it.
 """
@@ -23,7 +23,8 @@ import dataclasses
 import os
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import artifact, preprocessing, tfrecord_source, trainer_module
+from tfx_dcgan import artifact
+from tfx_dcgan.components import preprocessing, trainer_module
 from tfx_dcgan.components.feature_probe_evaluator.component import FeatureProbeEvaluator
 from tfx_dcgan.components.image_example_gen import component as image_example_gen_component
 from tfx_dcgan.components.image_example_gen.component import ImageExampleGen
@@ -36,6 +37,7 @@ from tfx_dcgan.components.tfrecord_example_gen.component import (
 )
 from tfx_dcgan.components.versioned_pusher.component import VersionedPusher
 from tfx_dcgan.config import ConfigError, ExperimentConfig, PipelineConfig
+from tfx_dcgan.ingest import tfrecord_source
 
 import tensorflow as tf
 from tfx import v1 as tfx
@@ -143,13 +145,13 @@ def create_pipeline(
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=curated_schema.outputs["schema"],
-        preprocessing_fn="tfx_dcgan.preprocessing.preprocessing_fn",
+        preprocessing_fn="tfx_dcgan.components.preprocessing.preprocessing_fn",
         custom_config=preprocessing.make_custom_config(model.image_size, model.channels),
         # StatisticsGen already describes the raw data; statistics of raw pixel bytes add nothing.
         disable_statistics=True,
     )
     trainer = tfx.components.Trainer(
-        run_fn="tfx_dcgan.trainer_module.run_fn",
+        run_fn="tfx_dcgan.components.trainer_module.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=curated_schema.outputs["schema"],

@@ -13,8 +13,8 @@ import os
 
 import tfx_dcgan  # noqa: F401  (TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
 from tfx_dcgan import features
-from tfx_dcgan.components.image_example_gen import transforms
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import transforms
 
 import numpy as np
 import pytest

@@ -5,8 +5,8 @@ import os
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan import features
-from tfx_dcgan.components.image_example_gen import transforms
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
 import numpy as np

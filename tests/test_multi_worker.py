@@ -42,7 +42,7 @@ def test_two_workers_train_in_lockstep(tmp_path):
                 [
                     sys.executable,
                     "-m",
-                    "tfx_dcgan.train",
+                    "tfx_dcgan.cli.train",
                     f"--data_dir={data_dir}",
                     f"--workdir={workdir}",
                     "--strategy=multi_worker",

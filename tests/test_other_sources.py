@@ -12,8 +12,9 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401  (TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
-from tfx_dcgan import features, image_ops, tfds_source, tfrecord_source
+from tfx_dcgan import features, image_ops
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import tfds_source, tfrecord_source
 
 import numpy as np
 import pytest

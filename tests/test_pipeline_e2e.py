@@ -18,7 +18,8 @@ import time
 import types
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import features, models, preprocessing, train_lib
+from tfx_dcgan import features, models, train_lib
+from tfx_dcgan.components import preprocessing
 from tfx_dcgan.config import ExperimentConfig, ModelConfig, PipelineConfig
 
 import numpy as np
@@ -105,7 +106,7 @@ def _argv(run, *extra: str) -> list[str]:
 
 def _run_in_process(run, *extra: str) -> float:
     """The same pipeline as the runner builds from the same flags, run in this process."""
-    from tfx_dcgan import cli_flags
+    from tfx_dcgan.cli import flags as cli_flags
 
     from absl.testing import flagsaver
     from tfx import v1 as tfx

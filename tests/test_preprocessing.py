@@ -4,7 +4,8 @@ import io
 import os
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import features, image_ops, preprocessing
+from tfx_dcgan import features, image_ops
+from tfx_dcgan.components import preprocessing
 
 import numpy as np
 import tensorflow as tf

@@ -5,8 +5,9 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401  (sets Keras 2 / oneDNN before TensorFlow loads)
-from tfx_dcgan import features, image_ops, models, probe, probe_data
+from tfx_dcgan import features, image_ops, models, probe
 from tfx_dcgan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from tfx_dcgan.probe import data as probe_data
 
 import numpy as np
 import pytest
@@ -398,7 +399,7 @@ def _write_folder(root, labels, images):
 
 
 def test_baselines_table_is_resumable(tmp_path):
-    from tfx_dcgan import baselines
+    from tfx_dcgan.probe import baselines, supervised
 
     rng = np.random.default_rng(0)
     train_labels = _balanced_labels(3, 12, rng)
@@ -413,7 +414,7 @@ def test_baselines_table_is_resumable(tmp_path):
         kinds=("probe_random", "supervised"),
         label_budgets=(0, 4, 50),
         probe=_small_config(),
-        supervised=baselines.SupervisedConfig(steps=3, few_label_steps=2, batch_size=8),
+        supervised=supervised.SupervisedConfig(steps=3, few_label_steps=2, batch_size=8),
     )
     rows = baselines.run_baselines(train, test, config, model_config=TINY, run_key={"k": 1})
     by_id = {row["row_id"]: row for row in rows}
@@ -443,16 +444,16 @@ def test_baselines_table_is_resumable(tmp_path):
 
 
 def test_supervised_classifier_has_the_discriminator_conv_stack():
-    from tfx_dcgan import baselines
+    from tfx_dcgan.probe import discriminators, supervised
 
-    network = baselines.build_supervised_classifier(TINY, num_classes=7, seed=0)
+    network = supervised.build_supervised_classifier(TINY, num_classes=7, seed=0)
     discriminator = models.build_discriminator(TINY, seed=0)
     assert network.output_shape == (None, 7)
     conv = [layer.name for layer in network.layers if layer.name.startswith(("d_conv", "d_bn"))]
     assert conv == [
         layer.name for layer in discriminator.layers if layer.name.startswith(("d_conv", "d_bn"))
     ]
-    assert baselines.infer_model_config(discriminator).ndf == TINY.ndf
+    assert discriminators.infer_model_config(discriminator).ndf == TINY.ndf
 
 
 def test_c_selection_standardises_without_the_held_out_rows():

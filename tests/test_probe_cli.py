@@ -38,7 +38,7 @@ def test_probe_cli_prints_and_stores_the_table(data):
     completed = run_python(
         [
             "-m",
-            "tfx_dcgan.probe_cli",
+            "tfx_dcgan.cli.probe",
             f"--data_root={root}",
             f"--workdir={workdir}",
             f"--output_dir={output_dir}",

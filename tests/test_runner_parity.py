@@ -234,7 +234,7 @@ def test_bad_pipeline_flags_name_the_flag(data_dir, tmp_path):
 def test_the_environment_flagfile_sets_the_options_without_a_command_line(
     data_dir, tmp_path, monkeypatch
 ):
-    from tfx_dcgan import cli_flags
+    from tfx_dcgan.cli import flags as cli_flags
 
     from pipelines import local_runner
 

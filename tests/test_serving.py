@@ -1,4 +1,4 @@
-"""The serving path over real gRPC on loopback: serving/server.py, tfx_dcgan.client, `sample`.
+"""The serving path over real gRPC on loopback: serving/server.py, serving.client, `sample`.
 
 Models are tiny random-init nets exported with tfx_dcgan.export into the Pusher's versioned layout
 (<push_base>/<model>/<version>/saved_model.pb) and served from the shipped serving/models.config.
@@ -13,8 +13,8 @@ import sys
 import time
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import client as client_lib
-from tfx_dcgan import export, models, sample
+from tfx_dcgan import export, models
+from tfx_dcgan.cli import sample
 from tfx_dcgan.config import ModelConfig
 
 import grpc
@@ -33,6 +33,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving import client as client_lib
 from serving import server as server_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -510,7 +511,7 @@ def test_server_and_sample_cli_in_subprocesses(served, tmp_path):
             [
                 sys.executable,
                 "-m",
-                "tfx_dcgan.sample",
+                "tfx_dcgan.cli.sample",
                 f"--server=127.0.0.1:{port}",
                 "--n=5",
                 f"--out={grid}",

@@ -44,7 +44,13 @@ def data_dir(tmp_path_factory):
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path, data_dir, flags, message):
-    args = ["-m", "tfx_dcgan.train", f"--data_dir={data_dir}", f"--workdir={tmp_path}/run", *flags]
+    args = [
+        "-m",
+        "tfx_dcgan.cli.train",
+        f"--data_dir={data_dir}",
+        f"--workdir={tmp_path}/run",
+        *flags,
+    ]
     completed = run_python(args, timeout=120)
     assert completed.returncode == 2, completed.stderr[-2000:]
     assert message in completed.stderr
@@ -54,7 +60,7 @@ def test_bad_input_is_a_clear_error(tmp_path, data_dir, flags, message):
 def test_empty_folder_is_a_clear_error(tmp_path):
     os.makedirs(tmp_path / "empty")
     completed = run_python(
-        ["-m", "tfx_dcgan.train", f"--data_dir={tmp_path}/empty", f"--workdir={tmp_path}/run"],
+        ["-m", "tfx_dcgan.cli.train", f"--data_dir={tmp_path}/empty", f"--workdir={tmp_path}/run"],
         timeout=120,
     )
     assert completed.returncode == 2
@@ -81,7 +87,7 @@ def _start(workdir, data_dir, steps):
     args = [
         sys.executable,
         "-m",
-        "tfx_dcgan.train",
+        "tfx_dcgan.cli.train",
         f"--data_dir={data_dir}",
         f"--workdir={workdir}",
         f"--steps={steps}",
@@ -120,7 +126,7 @@ def test_killed_and_interrupted_runs_resume_exactly(tmp_path, data_dir):
     completed = run_python(
         [
             "-m",
-            "tfx_dcgan.train",
+            "tfx_dcgan.cli.train",
             f"--data_dir={data_dir}",
             f"--workdir={reference}",
             f"--steps={steps}",
@@ -151,7 +157,7 @@ def test_killed_and_interrupted_runs_resume_exactly(tmp_path, data_dir):
     completed = run_python(
         [
             "-m",
-            "tfx_dcgan.train",
+            "tfx_dcgan.cli.train",
             f"--data_dir={data_dir}",
             f"--workdir={workdir}",
             f"--steps={steps}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import tfx_dcgan  # noqa: F401
-from tfx_dcgan import trainer_module
+from tfx_dcgan.components import trainer_module
 from tfx_dcgan.config import ExperimentConfig, ModelConfig, TrainConfig
 
 import pytest

@@ -1,6 +1,6 @@
 """Typed configuration, built once by a CLI or a TFX component and passed down.
 
-Nothing below the CLI layer reads flags: `tfx_dcgan/cli_flags.py` (the one flag module of every
+Nothing below the CLI layer reads flags: `tfx_dcgan/cli/flags.py` (the one flag module of every
 entry point) builds an `ExperimentConfig` (what one training run is) and, for the pipeline runners,
 a `PipelineConfig` (where the data comes from and what the pipeline does around the training), and
 hands them to library functions. `to_dict` / `from_dict` round-trip through JSON, so the same

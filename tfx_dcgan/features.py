@@ -51,7 +51,7 @@ UNLABELLED = -1
 # Pillow can read (WebP, TIFF, ...) is re-encoded to PNG by the ingest.
 STORED_FORMATS = ("jpeg", "png", "gif", "bmp")
 
-# --- Transformed examples written by Transform (see tfx_dcgan.preprocessing).
+# --- Transformed examples written by Transform (see tfx_dcgan.components.preprocessing).
 # bytes: the centre-cropped, resized uint8 pixels, row-major [image_size, image_size, channels]
 # (image_size**2 * channels bytes). Readers scale them to [-1, 1] with image_ops.to_model_range.
 TRANSFORMED_IMAGE = "image_uint8"

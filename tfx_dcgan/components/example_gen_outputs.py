@@ -17,7 +17,7 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan.components.image_example_gen import transforms
+from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
 import tensorflow as tf

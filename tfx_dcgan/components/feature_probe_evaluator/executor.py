@@ -24,7 +24,8 @@ import os
 import time
 from typing import Any
 
-from tfx_dcgan import probe, probe_data
+from tfx_dcgan import probe
+from tfx_dcgan.probe import data as probe_data
 
 import numpy as np
 import tensorflow as tf

@@ -15,8 +15,8 @@ from typing import Any
 
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.components.example_gen_outputs import LABELS_FILE, REPORT_FILE, read_report
-from tfx_dcgan.components.image_example_gen import transforms
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
 import tensorflow as tf

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 
-from tfx_dcgan import tfds_source
 from tfx_dcgan.components.tfds_example_gen import executor
+from tfx_dcgan.ingest import tfds_source
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec

@@ -17,10 +17,9 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan import tfds_source
 from tfx_dcgan.components import example_gen_outputs
-from tfx_dcgan.components.image_example_gen import transforms
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import tfds_source, transforms
 
 import apache_beam as beam
 import tensorflow as tf

@@ -7,7 +7,7 @@ A FileBasedExampleGen in all but its spec (like ImageExampleGen): the same drive
 resolution and the input fingerprint that lets an unchanged input be served from the cache), the
 same `input_config` / `output_config` / `range_config`, plus:
 
-  * `feature_map`: ours -> theirs (see tfx_dcgan.tfrecord_source); records already in our feature
+  * `feature_map`: ours -> theirs (see tfx_dcgan.ingest.tfrecord_source); records already in our feature
     names need none and pass through unchanged;
   * `channels`: what preprocessing decodes to (images TF cannot decode at that count become PNG);
   * `label_names`: label texts by index when the records carry none (labels.txt otherwise comes
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 
-from tfx_dcgan import tfrecord_source
 from tfx_dcgan.components.image_example_gen.component import default_output_config
 from tfx_dcgan.components.tfrecord_example_gen import executor
+from tfx_dcgan.ingest import tfrecord_source
 
 from tfx import types
 from tfx.components.example_gen import driver

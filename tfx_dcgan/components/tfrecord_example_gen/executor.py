@@ -1,7 +1,7 @@
 """Beam executor of TFRecordExampleGen: TFRecords of any `tf.Example` -> our raw examples.
 
 ImportExampleGen's reader (`beam.io.ReadFromTFRecord` per split pattern) with the feature remap
-of `tfx_dcgan.tfrecord_source` applied, in the avro executor's shape: a `BaseExampleGenExecutor`
+of `tfx_dcgan.ingest.tfrecord_source` applied, in the avro executor's shape: a `BaseExampleGenExecutor`
 whose `GetInputSourceToExamplePTransform` returns a private `beam.ptransform_fn`. `Do` is
 overridden, as in ImageExampleGen, so the skip counters (Beam metrics) and the label vocabulary
 reach the output artifact.
@@ -14,9 +14,9 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan import features, tfrecord_source
+from tfx_dcgan import features
 from tfx_dcgan.components import example_gen_outputs
-from tfx_dcgan.components.image_example_gen import transforms
+from tfx_dcgan.ingest import tfrecord_source, transforms
 
 import apache_beam as beam
 import tensorflow as tf

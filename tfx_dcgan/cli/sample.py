@@ -1,6 +1,6 @@
 """`tfx-dcgan sample`: a PNG grid from a served generator, or features of images.
 
-Talks only TF Serving's public gRPC API (`tfx_dcgan.client`), so it works against the official
+Talks only TF Serving's public gRPC API (`serving.client`), so it works against the official
 `tensorflow_model_server` as well as `serving/server.py`.
 
   tfx-dcgan sample --server localhost:8500 --n 64 --out grid.png --seed 0
@@ -10,12 +10,14 @@ Talks only TF Serving's public gRPC API (`tfx_dcgan.client`), so it works agains
 from __future__ import annotations
 
 import tfx_dcgan  # noqa: F401  (environment defaults before TensorFlow loads)
-from tfx_dcgan import cli_flags, visualize
-from tfx_dcgan import client as client_lib
+from tfx_dcgan import visualize
+from tfx_dcgan.cli import flags as cli_flags
 
 import grpc
 import numpy as np
 from absl import app, flags
+
+from serving import client as client_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("server", "localhost:8500", "gRPC address host:port of the model server.")

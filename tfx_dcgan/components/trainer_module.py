@@ -1,6 +1,6 @@
 """The TFX Trainer's `run_fn` (GenericExecutor): transformed examples -> trained, exported DCGAN.
 
-`Trainer(run_fn='tfx_dcgan.trainer_module.run_fn', custom_config={'experiment': cfg.to_dict()})`.
+`Trainer(run_fn='tfx_dcgan.components.trainer_module.run_fn', custom_config={'experiment': cfg.to_dict()})`.
 `run_fn` rebuilds the `ExperimentConfig` (training steps from `TrainArgs.num_steps` when set) and
 honours all of it: the strategy (`train.strategy`, `train.cpu_replicas`), synchronized batch
 norm, the seeds and the bookkeeping intervals. It trains with `train_lib.train` (checkpoints/,
@@ -19,7 +19,8 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from tfx_dcgan import artifact, export, features, preprocessing, train_lib
+from tfx_dcgan import artifact, export, features, train_lib
+from tfx_dcgan.components import preprocessing
 from tfx_dcgan.config import ConfigError, ExperimentConfig, replace
 
 import tensorflow as tf

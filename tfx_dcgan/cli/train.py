@@ -1,11 +1,11 @@
-"""`tfx-dcgan train` / `python -m tfx_dcgan.train`: train a DCGAN on a folder of images.
+"""`tfx-dcgan train` / `python -m tfx_dcgan.cli.train`: train a DCGAN on a folder of images.
 
-The flags are defined in `tfx_dcgan/cli_flags.py` (shared with the pipeline runners); they become
+The flags are defined in `tfx_dcgan/cli/flags.py` (shared with the pipeline runners); they become
 an `ExperimentConfig` that `train_lib.train` receives with the workdir.
 
 Examples:
-  python -m tfx_dcgan.train --data_dir data/cifar10_sample/train --workdir runs/cifar
-  python -m tfx_dcgan.train --preset paper_lsun64 --data_dir /data/lsun --workdir runs/lsun
+  python -m tfx_dcgan.cli.train --data_dir data/cifar10_sample/train --workdir runs/cifar
+  python -m tfx_dcgan.cli.train --preset paper_lsun64 --data_dir /data/lsun --workdir runs/lsun
   # Resume: run the same command again (Ctrl-C saves a checkpoint first).
 """
 
@@ -15,7 +15,7 @@ import logging
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
-from tfx_dcgan import cli_flags
+from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError
 
 from absl import app

@@ -51,7 +51,7 @@ def _geometry(custom_config: dict[str, Any] | None) -> tuple[int, int]:
     if missing:
         raise ValueError(
             f"Transform custom_config must hold {missing} (make it with "
-            f"tfx_dcgan.preprocessing.make_custom_config), got {sorted(config)}"
+            f"tfx_dcgan.components.preprocessing.make_custom_config), got {sorted(config)}"
         )
     size, channels = int(config[IMAGE_SIZE_KEY]), int(config[CHANNELS_KEY])
     if size <= 0 or channels not in (1, 3):
@@ -100,7 +100,7 @@ def decode_transformed_images(image_bytes: tf.Tensor, image_size: int, channels:
 def preprocessing_fn(
     inputs: dict[str, tf.Tensor], custom_config: dict[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:
-    """TFX Transform entry point (`Transform(preprocessing_fn='tfx_dcgan.preprocessing.preprocessing_fn')`).
+    """TFX Transform entry point (`Transform(preprocessing_fn='tfx_dcgan.components.preprocessing.preprocessing_fn')`).
 
     Args:
       inputs: raw features from the curated schema; uses `features.IMAGE_ENCODED` (string

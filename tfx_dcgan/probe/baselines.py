@@ -30,21 +30,21 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tfx_dcgan import image_ops, models, probe, probe_data
+from tfx_dcgan import models, probe
 from tfx_dcgan.config import ModelConfig
+from tfx_dcgan.probe import data as probe_data
+from tfx_dcgan.probe.discriminators import DiscriminatorSource
+from tfx_dcgan.probe.supervised import (
+    SupervisedConfig,
+    predict_classes,
+    train_supervised_classifier,
+)
 
 import numpy as np
-import tensorflow as tf
 
 __all__ = [
     "ROW_KINDS",
-    "DiscriminatorSource",
-    "SupervisedConfig",
     "BaselineConfig",
-    "infer_model_config",
-    "load_discriminator_source",
-    "build_supervised_classifier",
-    "train_supervised_classifier",
     "run_baselines",
     "format_table",
 ]
@@ -57,24 +57,6 @@ _KIND_TITLES = {
     "probe_random": "L2-SVM probe, random-init D",
     "supervised": "supervised CNN, D's architecture",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class SupervisedConfig:
-    """Training of the supervised same-architecture CNN.
-
-    Attributes:
-      steps: optimizer steps when trained on all labels.
-      few_label_steps: optimizer steps when trained on k labels per class.
-      batch_size: examples per step (sampled in shuffled epochs of the labelled set).
-      learning_rate, beta1: Adam's (the DCGAN values by default).
-    """
-
-    steps: int = 5000
-    few_label_steps: int = 2000
-    batch_size: int = 64
-    learning_rate: float = 2e-4
-    beta1: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,215 +78,6 @@ class BaselineConfig:
     seeds: tuple[int, ...] = (0,)
     probe: probe.ProbeConfig = dataclasses.field(default_factory=probe.ProbeConfig)
     supervised: SupervisedConfig = dataclasses.field(default_factory=SupervisedConfig)
-
-
-@dataclasses.dataclass
-class DiscriminatorSource:
-    """A trained D and where it came from.
-
-    Attributes:
-      discriminator: the model (from `models.build_discriminator` or an equivalent SavedModel).
-      model_config: its architecture.
-      description: where it was loaded from.
-      step: GAN training steps (-1 if unknown).
-      train_wall_s: GAN training wall time in seconds, estimated from train_log.jsonl (None if
-        unknown).
-    """
-
-    discriminator: tf.keras.Model
-    model_config: ModelConfig
-    description: str
-    step: int = -1
-    train_wall_s: float | None = None
-
-
-def infer_model_config(discriminator: tf.keras.Model, z_dim: int = 100) -> ModelConfig:
-    """Reads D's architecture (size, channels, ndf, kernel) off a loaded model."""
-    _, size, _, channels = discriminator.input_shape
-    first = discriminator.get_layer("d_conv0")
-    return ModelConfig(
-        image_size=int(size),
-        channels=int(channels),
-        ndf=int(first.filters),
-        kernel_size=int(first.kernel_size[0]),
-        z_dim=z_dim,
-    )
-
-
-def _estimate_train_wall_s(workdir: str, batch_size: int) -> float | None:
-    """Sum over train_log.jsonl lines of (steps since last line) x batch / images per second."""
-    path = os.path.join(workdir, "train_log.jsonl")
-    if not os.path.exists(path):
-        return None
-    total, last_step = 0.0, 0
-    with open(path) as stream:
-        for line in stream:
-            try:
-                entry = json.loads(line)
-                step, rate = int(entry["step"]), float(entry["images_per_second"])
-            except (ValueError, KeyError):
-                continue
-            if rate > 0 and step > last_step:
-                total += (step - last_step) * batch_size / rate
-            last_step = max(last_step, step)
-    return total or None
-
-
-def load_discriminator_source(
-    workdir: str = "", discriminator_dir: str = ""
-) -> DiscriminatorSource:
-    """Loads the trained D from a training workdir or a SavedModel folder.
-
-    Args:
-      workdir: a `tfx-dcgan train` workdir (latest checkpoint, config.json, train_log.jsonl).
-      discriminator_dir: a Trainer serving model dir (model_config.json + keras/discriminator/),
-        a Model artifact folder holding Format-Serving/, or a Keras SavedModel of D itself.
-
-    Raises:
-      ValueError: neither or both given.
-      FileNotFoundError: nothing loadable there (the message names the path).
-    """
-    if bool(workdir) == bool(discriminator_dir):
-        raise ValueError("give exactly one of --workdir and --discriminator_dir")
-    if workdir:
-        from tfx_dcgan import train_lib
-
-        with open(os.path.join(workdir, train_lib.CONFIG_FILE)) as stream:
-            experiment = json.load(stream)
-        _, discriminator, step = train_lib.restore_models(workdir)
-        config = infer_model_config(discriminator)
-        batch = int(experiment.get("train", {}).get("batch_size", 0))
-        return DiscriminatorSource(
-            discriminator,
-            config,
-            f"checkpoint in {workdir}",
-            step,
-            _estimate_train_wall_s(workdir, batch) if batch else None,
-        )
-    try:
-        discriminator, experiment, step, model_dir = probe_data.load_trainer_discriminator(
-            discriminator_dir
-        )
-        description = f"Trainer model {model_dir}"
-    except FileNotFoundError:
-        if not tf.io.gfile.exists(os.path.join(discriminator_dir, "saved_model.pb")):
-            raise FileNotFoundError(
-                f"--discriminator_dir {discriminator_dir}: neither a Trainer model (with "
-                "model_config.json) nor a Keras SavedModel (saved_model.pb)"
-            ) from None
-        discriminator = probe_data.load_keras_discriminator(discriminator_dir)
-        step, description = -1, f"Keras SavedModel {discriminator_dir}"
-    return DiscriminatorSource(discriminator, infer_model_config(discriminator), description, step)
-
-
-# ----------------------------------------------------------------------------------------------
-# The supervised baseline
-
-
-def build_supervised_classifier(
-    config: ModelConfig, num_classes: int, seed: int | None = None
-) -> tf.keras.Model:
-    """D's architecture with a softmax classifier instead of the realness logit.
-
-    Returns:
-      A Keras model: float32 [N, S, S, C] in [-1, 1] -> logits [N, num_classes]; layers d_conv*,
-      d_bn*, d_lrelu*, d_flatten as in `models.build_discriminator`, then `class_logits`.
-    """
-    discriminator = models.build_discriminator(config, seed=seed)
-    flat = discriminator.get_layer("d_flatten").output
-    logits = tf.keras.layers.Dense(
-        num_classes,
-        kernel_initializer=tf.keras.initializers.RandomNormal(
-            stddev=models.WEIGHT_INIT_STDDEV, seed=seed
-        ),
-        name="class_logits",
-        dtype="float32",
-    )(flat)
-    return tf.keras.Model(discriminator.input, logits, name="supervised_classifier")
-
-
-def train_supervised_classifier(
-    images: np.ndarray,
-    labels: np.ndarray,
-    model_config: ModelConfig,
-    num_classes: int,
-    config: SupervisedConfig,
-    steps: int,
-    seed: int = 0,
-) -> tuple[tf.keras.Model, dict[str, Any]]:
-    """Trains `build_supervised_classifier` with Adam on softmax cross-entropy.
-
-    Args:
-      images: uint8 [N, S, S, C] labelled train images.
-      labels: int [N].
-      model_config: the architecture (D's).
-      num_classes: softmax width.
-      config: batch size and optimiser.
-      steps: optimizer steps.
-      seed: init and batch order.
-
-    Returns:
-      (the trained network with BN statistics re-estimated on `images` and frozen,
-       {"steps", "train_wall_s", "final_loss"}).
-    """
-    tf.keras.utils.set_random_seed(seed)
-    network = build_supervised_classifier(model_config, num_classes, seed=seed)
-    optimizer = tf.keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1)
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def train_step(batch_images: tf.Tensor, batch_labels: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            logits = network(batch_images, training=True)
-            loss = loss_fn(batch_labels, logits)
-        grads = tape.gradient(loss, network.trainable_variables)
-        optimizer.apply_gradients(zip(grads, network.trainable_variables))
-        return loss
-
-    rng = np.random.default_rng(seed)
-    batch = min(config.batch_size, len(images))
-    order, position = rng.permutation(len(images)), 0
-    start = time.perf_counter()
-    last_log = start
-    loss = float("nan")
-    for step in range(steps):
-        if position + batch > len(order):
-            order, position = rng.permutation(len(images)), 0
-        index = np.sort(order[position : position + batch])
-        position += batch
-        loss = float(
-            train_step(
-                image_ops.to_model_range(images[index]),
-                tf.constant(labels[index], tf.int64),
-            )
-        )
-        now = time.perf_counter()
-        if now - last_log > 30 or step + 1 == steps:
-            last_log = now
-            log.info(
-                "supervised: step %d/%d, loss %.4f, %.1f steps/s",
-                step + 1,
-                steps,
-                loss,
-                (step + 1) / (now - start),
-            )
-    wall = time.perf_counter() - start
-    frozen = probe.reestimate_batch_norm(network, images, batch_size=256)
-    return frozen, {"steps": steps, "train_wall_s": round(wall, 1), "final_loss": loss}
-
-
-def _predict(network: tf.keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    forward = probe.make_inference_fn(network)
-    return np.concatenate(
-        [
-            forward(batch).numpy().argmax(axis=1)
-            for batch in probe.iterate_batches(images, batch_size)
-        ]
-    )
-
-
-# ----------------------------------------------------------------------------------------------
-# The table
 
 
 def _row_id(kind: str, budget: int, seed: int) -> str:
@@ -439,7 +212,7 @@ def run_baselines(
                 steps,
                 seed,
             )
-            predictions = _predict(network, test.images)
+            predictions = predict_classes(network, test.images)
             accuracy = float(np.mean(predictions == test.labels))
             row.update(
                 status="ok",

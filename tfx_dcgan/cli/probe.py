@@ -1,4 +1,4 @@
-"""`tfx-dcgan probe` / `python -m tfx_dcgan.probe_cli`: the paper's feature-probe table.
+"""`tfx-dcgan probe` / `python -m tfx_dcgan.cli.probe`: the paper's feature-probe table.
 
 Prints one table: the linear L2-SVM probe on a GAN-trained discriminator, on a random-init D of
 the same architecture, and a supervised CNN of D's architecture, each at all labels and at k
@@ -15,10 +15,10 @@ Examples:
   # CIFAR-10, the paper's protocol. On 2 CPU cores at ndf=64 (7,168 features), estimated from
   # measured parts: ~15 min per all-labels probe row, ~1 min per few-labels probe row, ~10-15
   # min per supervised all-labels row: about 1 h per seed. Interrupt and re-run at will.
-  python -m tfx_dcgan.probe_cli --data_root /tmp/cifar10 --workdir runs/cifar \\
+  python -m tfx_dcgan.cli.probe --data_root /tmp/cifar10 --workdir runs/cifar \\
       --output_dir runs/cifar/probe_table --seeds 0,1,2
   # Random D and supervised rows only, quick MNIST check:
-  python -m tfx_dcgan.probe_cli --train_dir /tmp/mnist10k --image_size 32 --channels 1 \\
+  python -m tfx_dcgan.cli.probe --train_dir /tmp/mnist10k --image_size 32 --channels 1 \\
       --ndf 32 --output_dir /tmp/mnist_probe --label_budgets all,100
 """
 
@@ -29,14 +29,14 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
-from tfx_dcgan import cli_flags
+from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ModelConfig
 
 from absl import app, flags
 
 FLAGS = flags.FLAGS
 
-# The shared flags this command reads (tfx_dcgan/cli_flags.py), with what they mean here; its own
+# The shared flags this command reads (tfx_dcgan/cli/flags.py), with what they mean here; its own
 # flags are defined below.
 COMMAND = cli_flags.Command(
     name="tfx-dcgan probe",
@@ -199,7 +199,9 @@ def main(argv: list[str]) -> int:
     if not FLAGS.output_dir:
         raise app.UsageError("--output_dir is required (rows are stored there as they finish)")
     logging.getLogger().setLevel(logging.INFO)
-    from tfx_dcgan import baselines, input_pipeline, models, probe, probe_data
+    from tfx_dcgan import input_pipeline, models, probe
+    from tfx_dcgan.probe import baselines, discriminators, supervised
+    from tfx_dcgan.probe import data as probe_data
 
     train_dir, test_dir = _data_dirs()
     budgets = _parse_budgets(FLAGS.label_budgets)
@@ -216,7 +218,7 @@ def main(argv: list[str]) -> int:
 
     trained = None
     if FLAGS.workdir or FLAGS.discriminator_dir:
-        trained = baselines.load_discriminator_source(FLAGS.workdir or "", FLAGS.discriminator_dir)
+        trained = discriminators.load_discriminator_source(FLAGS.workdir or "", FLAGS.discriminator_dir)
         model_config = trained.model_config
         print(f"trained D: {trained.description}, step {trained.step}")
     else:
@@ -282,7 +284,7 @@ def main(argv: list[str]) -> int:
             max_iter=FLAGS.max_iter,
             batch_size=FLAGS.batch_size,
         ).validate(),
-        supervised=baselines.SupervisedConfig(
+        supervised=supervised.SupervisedConfig(
             steps=FLAGS.supervised_steps,
             few_label_steps=FLAGS.supervised_few_label_steps,
             batch_size=FLAGS.supervised_batch_size,

@@ -59,7 +59,7 @@ __all__ = [
 FLAGFILE_ENV = "TFX_DCGAN_FLAGFILE"
 FLAGS = flags.FLAGS
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE_DATA = os.path.join(_REPO_ROOT, "data", "cifar10_sample")
 
 _MODEL = ModelConfig()
@@ -476,7 +476,7 @@ def pipeline_config_from_flags(
     Raises:
       ConfigError: a bad value; the message names the field as `pipeline.<flag>`.
     """
-    from tfx_dcgan import tfds_source, tfrecord_source
+    from tfx_dcgan.ingest import tfds_source, tfrecord_source
 
     try:
         split_mapping = tfds_source.parse_split_mapping(FLAGS.tfds_split_mapping)

@@ -1,6 +1,6 @@
 """`tfx-dcgan <command> [flags]`: one console script, one module per command.
 
-Each command is an absl app in its own module; the flags are defined once in `cli_flags.py` and
+Each command is an absl app in its own module; the flags are defined once in `flags.py` and
 each command's `cli_flags.Command` names the ones it reads (so `tfx-dcgan train --help` lists just
 the training flags, and a flag of another command is refused). This dispatcher only picks the
 module, so importing one command never loads another's dependencies (TFX takes ~55 s to import).
@@ -13,7 +13,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (
-        "tfx_dcgan.train",
+        "tfx_dcgan.cli.train",
         "train a DCGAN on a folder of images (checkpoints, TensorBoard, PNG grids)",
     ),
     "pipeline": (
@@ -21,11 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "run the TFX pipeline locally (ingest, Transform, Trainer, Pusher)",
     ),
     "sample": (
-        "tfx_dcgan.sample",
+        "tfx_dcgan.cli.sample",
         "ask a TF Serving PredictionService for samples and write a PNG grid",
     ),
     "probe": (
-        "tfx_dcgan.probe_cli",
+        "tfx_dcgan.cli.probe",
         "the paper's feature-probe table: trained D, random D, supervised CNN",
     ),
 }
@@ -54,10 +54,6 @@ def run(argv: list[str] | None = None) -> None:
     module.run([f"tfx-dcgan {command}"] + argv[2:])
 
 
-if __name__ == "__main__":
-    run()
-
-
 def run_command(main, argv: list[str] | None, command, doc: str = "") -> None:
     """Runs an absl `main` as `command` (a `cli_flags.Command`).
 
@@ -65,7 +61,7 @@ def run_command(main, argv: list[str] | None, command, doc: str = "") -> None:
     the command's own `--help` (absl's lists the flags of the program's main module, which for a
     console script is the script stub), and refuses flags of other commands before `main` runs.
     """
-    from tfx_dcgan import cli_flags
+    from tfx_dcgan.cli import flags as cli_flags
     from tfx_dcgan.config import ConfigError
 
     from absl import app

@@ -1,0 +1,1 @@
+"""Sample-quality metrics (FID, KID): reserved for the FID issue; nothing here yet."""
