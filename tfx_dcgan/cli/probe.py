@@ -218,7 +218,9 @@ def main(argv: list[str]) -> int:
 
     trained = None
     if FLAGS.workdir or FLAGS.discriminator_dir:
-        trained = discriminators.load_discriminator_source(FLAGS.workdir or "", FLAGS.discriminator_dir)
+        trained = discriminators.load_discriminator_source(
+            FLAGS.workdir or "", FLAGS.discriminator_dir
+        )
         model_config = trained.model_config
         print(f"trained D: {trained.description}, step {trained.step}")
     else:
