@@ -78,6 +78,49 @@ def read_skipped_sample(report_dir: str, max_logged: int) -> list[list]:
     return sorted(sample)[:max_logged]
 
 
+def split_configs(
+    exec_properties: dict[str, Any],
+) -> tuple[example_gen_pb2.Input, example_gen_pb2.Output]:
+    """The input and output split configs of an ExampleGen's exec properties (JSON protos)."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+    )
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
+    )
+    return input_config, output_config
+
+
+def examples_artifact_with_splits(output_dict: dict[str, list], split_names: list[str]):
+    """The single Examples output artifact, its split names set."""
+    from tfx.types import artifact_utils
+
+    examples = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.EXAMPLES_KEY]
+    )
+    examples.split_names = artifact_utils.encode_split_names(list(split_names))
+    return examples
+
+
+def image_counts(totals: dict[str, int], skip_reasons: tuple[str, ...]) -> dict[str, int]:
+    """The count properties every ExampleGen records, from its Beam counter totals.
+
+    One set of names for all sources: counters `images`, `converted` and
+    `transforms.skipped_counter_name(reason)`; properties `num_images`, `num_converted`,
+    `num_skipped_<reason>` and their sum `num_skipped`.
+    """
+    counts = {
+        "num_images": totals.get(transforms.IMAGES_COUNTER, 0),
+        "num_converted": totals.get(transforms.CONVERTED_COUNTER, 0),
+    }
+    for reason in skip_reasons:
+        counts[f"num_skipped_{reason}"] = totals.get(transforms.skipped_counter_name(reason), 0)
+    counts["num_skipped"] = sum(counts[f"num_skipped_{r}"] for r in skip_reasons)
+    return counts
+
+
 def generate_examples_by_beam(
     pipeline: beam.Pipeline,
     exec_properties: dict[str, Any],
@@ -102,14 +145,7 @@ def generate_examples_by_beam(
     Returns:
       Output split name -> PCollection of serialized tf.Example (lists of them with `chunked`).
     """
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-    )
-    output_config = example_gen_pb2.Output()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-    )
+    input_config, output_config = split_configs(exec_properties)
     split_names = utils.generate_output_split_names(input_config, output_config)
     if not output_config.split_config.splits:
         return {

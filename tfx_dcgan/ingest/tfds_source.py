@@ -33,6 +33,7 @@ from collections.abc import Mapping
 
 from tfx_dcgan import features
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
 import tensorflow as tf
@@ -63,8 +64,8 @@ DEFAULT_SPLIT_MAPPING = {"train": "train", "test": "eval"}
 DEFAULT_CHUNK_SIZE = 1024
 
 METRICS_NAMESPACE = "TfdsExampleGen"
-IMAGES_COUNTER = "images"
-CONVERTED_COUNTER = "converted"
+IMAGES_COUNTER = transforms.IMAGES_COUNTER
+CONVERTED_COUNTER = transforms.CONVERTED_COUNTER
 
 
 class TfdsNotPreparedError(FileNotFoundError):
@@ -353,7 +354,7 @@ class TfdsToExampleDoFn(beam.DoFn):
         self._images = Metrics.counter(METRICS_NAMESPACE, IMAGES_COUNTER)
         self._converted = Metrics.counter(METRICS_NAMESPACE, CONVERTED_COUNTER)
         self._skipped = {
-            reason: Metrics.counter(METRICS_NAMESPACE, f"skipped_{reason}")
+            reason: Metrics.counter(METRICS_NAMESPACE, transforms.skipped_counter_name(reason))
             for reason in ingest.SKIP_REASONS
         }
 

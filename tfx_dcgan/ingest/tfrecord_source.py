@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from tfx_dcgan import features
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
 import tensorflow as tf
@@ -78,8 +79,8 @@ SKIP_REASONS = ingest.SKIP_REASONS + (MISSING_IMAGE, BAD_LABEL, NOT_AN_EXAMPLE)
 
 METRICS_NAMESPACE = "TFRecordExampleGen"
 RECORDS_COUNTER = "records"
-IMAGES_COUNTER = "images"
-CONVERTED_COUNTER = "converted"
+IMAGES_COUNTER = transforms.IMAGES_COUNTER
+CONVERTED_COUNTER = transforms.CONVERTED_COUNTER
 
 
 def parse_feature_map(value: str | Mapping[str, str] | None) -> dict[str, str]:
@@ -316,7 +317,7 @@ class RemapDoFn(beam.DoFn):
         self._images = Metrics.counter(METRICS_NAMESPACE, IMAGES_COUNTER)
         self._converted = Metrics.counter(METRICS_NAMESPACE, CONVERTED_COUNTER)
         self._skipped = {
-            reason: Metrics.counter(METRICS_NAMESPACE, f"skipped_{reason}")
+            reason: Metrics.counter(METRICS_NAMESPACE, transforms.skipped_counter_name(reason))
             for reason in SKIP_REASONS
         }
 

@@ -25,7 +25,6 @@ from tfx.components.example_gen import utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
 
 __all__ = ["Executor", "LABELS_FILE", "REPORT_FILE", "read_report"]
 
@@ -131,19 +130,9 @@ class Executor(BaseExampleGenExecutor):
         """Lists the files, runs the Beam ingest, records counts and the label vocabulary."""
         self._log_startup(input_dict, output_dict, exec_properties)
         exec_properties = dict(exec_properties)
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-        )
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-        )
-        examples_artifact = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY]
-        )
-        examples_artifact.split_names = artifact_utils.encode_split_names(
-            utils.generate_output_split_names(input_config, output_config)
+        input_config, output_config = example_gen_outputs.split_configs(exec_properties)
+        examples_artifact = example_gen_outputs.examples_artifact_with_splits(
+            output_dict, utils.generate_output_split_names(input_config, output_config)
         )
 
         # The vocabulary must span every split before any label is assigned, so list first.
@@ -180,12 +169,8 @@ class Executor(BaseExampleGenExecutor):
         )
         counts = {
             "num_files": sum(len(split_files) for split_files in files.values()),
-            "num_images": totals.get(transforms.IMAGES_COUNTER, 0),
-            "num_converted": totals.get(transforms.CONVERTED_COUNTER, 0),
+            **example_gen_outputs.image_counts(totals, ingest.SKIP_REASONS),
         }
-        for reason in ingest.SKIP_REASONS:
-            counts[f"num_skipped_{reason}"] = totals.get(transforms.skipped_counter_name(reason), 0)
-        counts["num_skipped"] = sum(counts[f"num_skipped_{r}"] for r in ingest.SKIP_REASONS)
         example_gen_outputs.record_outputs(
             examples_artifact,
             component_name="ImageExampleGen",

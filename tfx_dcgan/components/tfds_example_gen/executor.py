@@ -86,10 +86,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         )
         names = output_split_names(split_mapping)
 
-        examples_artifact = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY]
-        )
-        examples_artifact.split_names = artifact_utils.encode_split_names(names)
+        examples_artifact = example_gen_outputs.examples_artifact_with_splits(output_dict, names)
         report_dir = os.path.join(examples_artifact.uri, "_skipped")
         tf.io.gfile.makedirs(report_dir)
 
@@ -127,12 +124,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         counts = {
             "num_elements": sum(chunk.end - chunk.start for chunk in chunks),
-            "num_images": totals.get(tfds_source.IMAGES_COUNTER, 0),
-            "num_converted": totals.get(tfds_source.CONVERTED_COUNTER, 0),
+            **example_gen_outputs.image_counts(totals, ingest.SKIP_REASONS),
         }
-        for reason in ingest.SKIP_REASONS:
-            counts[f"num_skipped_{reason}"] = totals.get(f"skipped_{reason}", 0)
-        counts["num_skipped"] = sum(counts[f"num_skipped_{r}"] for r in ingest.SKIP_REASONS)
         example_gen_outputs.record_outputs(
             examples_artifact,
             component_name=_COMPONENT,

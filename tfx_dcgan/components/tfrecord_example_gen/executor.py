@@ -25,7 +25,6 @@ from tfx.components.example_gen import utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
 
 __all__ = [
     "Executor",
@@ -180,14 +179,7 @@ class Executor(BaseExampleGenExecutor):
         self._log_startup(input_dict, output_dict, exec_properties)
         exec_properties = dict(exec_properties)
         tfrecord_source.parse_feature_map(exec_properties.get(FEATURE_MAP_KEY) or "")
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-        )
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-        )
+        input_config, output_config = example_gen_outputs.split_configs(exec_properties)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         for split in input_config.splits:
             if not tf.io.gfile.glob(os.path.join(input_base, split.pattern)):
@@ -195,11 +187,8 @@ class Executor(BaseExampleGenExecutor):
                     f"{_COMPONENT}: split {split.name!r} pattern {split.pattern!r} matches no "
                     f"file under input_base {input_base!r}"
                 )
-        examples_artifact = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY]
-        )
-        examples_artifact.split_names = artifact_utils.encode_split_names(
-            utils.generate_output_split_names(input_config, output_config)
+        examples_artifact = example_gen_outputs.examples_artifact_with_splits(
+            output_dict, utils.generate_output_split_names(input_config, output_config)
         )
         report_dir = os.path.join(examples_artifact.uri, "_report")
         tf.io.gfile.makedirs(report_dir)
@@ -230,14 +219,8 @@ class Executor(BaseExampleGenExecutor):
         max_logged = int(exec_properties.get(MAX_LOGGED_SKIPPED_KEY) or 20)
         counts = {
             "num_records": totals.get(tfrecord_source.RECORDS_COUNTER, 0),
-            "num_images": totals.get(tfrecord_source.IMAGES_COUNTER, 0),
-            "num_converted": totals.get(tfrecord_source.CONVERTED_COUNTER, 0),
+            **example_gen_outputs.image_counts(totals, tfrecord_source.SKIP_REASONS),
         }
-        for reason in tfrecord_source.SKIP_REASONS:
-            counts[f"num_skipped_{reason}"] = totals.get(f"skipped_{reason}", 0)
-        counts["num_skipped"] = sum(
-            counts[f"num_skipped_{r}"] for r in tfrecord_source.SKIP_REASONS
-        )
         example_gen_outputs.record_outputs(
             examples_artifact,
             component_name=_COMPONENT,
