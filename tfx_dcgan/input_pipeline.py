@@ -47,7 +47,7 @@ class ImageFolder:
       class_names: sorted sub-folder names (empty when flat).
       skipped: (path, reason) of files that are not decodable images.
       converted: path -> PNG bytes for images TensorFlow cannot decode but Pillow can (WebP,
-        TIFF, CMYK JPEG), re-encoded once, as the pipeline's ingest does.
+        TIFF), re-encoded once, as the pipeline's ingest does.
     """
 
     root: str

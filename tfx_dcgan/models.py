@@ -46,7 +46,8 @@ def _seed(base: int | None, offset: int) -> int | None:
 
 
 def _batch_norm(config: ModelConfig, name: str) -> tf.keras.layers.Layer:
-    # gamma ~ N(1, 0.02) as in the authors' code and dcgan.torch; momentum 0.9 as in Torch's 0.1.
+    # gamma starts at 1 and beta at 0 (Keras's defaults; the authors' Torch code drew gamma from
+    # N(1, 0.02)); momentum 0.9 is Torch's 0.1.
     return tf.keras.layers.BatchNormalization(
         momentum=0.9,
         epsilon=1e-5,

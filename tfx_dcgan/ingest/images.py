@@ -6,7 +6,8 @@ Plain functions, testable without TFX or Beam; the `ImageExampleGen` executor
 The promise of this module: every example it emits decodes with `tfx_dcgan.image_ops.decode_image`
 at the configured channel count, the exact call the Transform graph, the training input and the
 exported feature extractor make. Each image is checked with that call; an image TensorFlow cannot
-decode but Pillow can (WebP, TIFF, CMYK JPEG) is re-encoded losslessly to PNG and checked again.
+decode but Pillow can (WebP, TIFF) is re-encoded losslessly to PNG and checked again; a CMYK
+JPEG decodes in TensorFlow and is stored unchanged.
 Zero-byte, unreadable, corrupt or truncated and non-image files are skipped with a reason, never
 fatal.
 """
