@@ -1,6 +1,6 @@
 """Times the project's full DCGAN training step on this machine: images/s and achieved GFLOP/s.
 
-The step is the one training uses: `train_lib.create_gan_state` + `train_lib.make_train_step` under
+The step is the one training uses: `gan_step.create_gan_state` + `gan_step.make_train_step` under
 `tf.distribute.get_strategy()` (D update on a real and a fake batch, then G update through the
 updated D; Adam(2e-4, 0.5)). The real batch is a fixed synthetic tensor, float32
 [batch, size, size, 3] uniform in [-1, 1]: data loading is not timed.
@@ -87,7 +87,7 @@ def run_worker(args: argparse.Namespace) -> None:
     wall_start = time.strftime("%H:%M:%S")
     sys.path.insert(0, REPO_ROOT)
     import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / TF_ENABLE_ONEDNN_OPTS defaults)
-    from tfx_dcgan import train_lib
+    from tfx_dcgan import gan_step
     from tfx_dcgan.config import ExperimentConfig, ModelConfig, TrainConfig
 
     import numpy as np
@@ -113,9 +113,9 @@ def run_worker(args: argparse.Namespace) -> None:
         train=TrainConfig(batch_size=args.batch, strategy="default"),
     )
     strategy = tf.distribute.get_strategy()
-    state = train_lib.create_gan_state(config, strategy)
+    state = gan_step.create_gan_state(config, strategy)
     jit = args.mode == "xla"
-    train_step = train_lib.make_train_step(state, config, strategy, jit_compile=jit)
+    train_step = gan_step.make_train_step(state, config, strategy, jit_compile=jit)
     real_images = tf.random.stateless_uniform(
         [args.batch, size, size, args.channels], seed=[1, 2], minval=-1.0, maxval=1.0
     )

@@ -104,9 +104,9 @@ def main(argv: list[str]) -> int:
         if experiment.train.cpu_replicas > 1 and not FLAGS.dry_run:
             # Logical CPU devices must exist before anything initialises TensorFlow's devices;
             # the Trainer runs in this process.
-            from tfx_dcgan import train_lib
+            from tfx_dcgan import distribute
 
-            train_lib.configure_cpu_replicas(experiment.train.cpu_replicas)
+            distribute.configure_cpu_replicas(experiment.train.cpu_replicas)
     except ConfigError as error:
         print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
         return 2

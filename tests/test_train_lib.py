@@ -8,7 +8,7 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401
-from tfx_dcgan import train_lib
+from tfx_dcgan import gan_step, train_lib
 from tfx_dcgan.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 
 import numpy as np
@@ -54,7 +54,7 @@ def test_training_writes_checkpoints_logs_and_samples(tmp_path, image_folder):
 def test_training_changes_both_networks(tmp_path, image_folder):
     config = _config(image_folder, steps=2)
     strategy = tf.distribute.get_strategy()
-    before = train_lib.create_gan_state(config, strategy)
+    before = gan_step.create_gan_state(config, strategy)
     g0 = [w.copy() for w in before.generator.get_weights()]
     d0 = [w.copy() for w in before.discriminator.get_weights()]
     result = train_lib.train(config, str(tmp_path / "run"))
@@ -128,7 +128,7 @@ def test_missing_data_folder_is_a_clear_error(tmp_path):
 
 
 def test_create_gan_state_builds_the_papers_adam():
-    state = train_lib.create_gan_state(
+    state = gan_step.create_gan_state(
         ExperimentConfig(model=TINY_MODEL), tf.distribute.get_strategy()
     )
     for optimizer in (state.generator_optimizer, state.discriminator_optimizer):

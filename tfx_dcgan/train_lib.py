@@ -3,18 +3,8 @@
 Used by the CLI (`tfx-dcgan train`) and the TFX Trainer's `run_fn`: an `ExperimentConfig` in,
 checkpoints, TensorBoard logs, PNG sample grids and trained Keras models out.
 
-One step follows Radford et al. (2015) and the reference DCGAN code: draw z, G(z) once, update D
-on a real batch and a fake batch (two forward passes, so batch norm sees pure batches), then update
-G with the non-saturating loss through the updated D. Adam(2e-4, beta1=0.5) for both.
-
-Distribution: the global batch is split over replicas by `experimental_distribute_dataset`; each
-replica divides its per-example losses by the *global* batch (`tf.nn.compute_average_loss`) so
-that the optimizers' cross-replica gradient sum is the gradient of the global mean loss. z for the
-whole global batch is drawn once per step from one checkpointed RNG and sliced per replica, so the
-noise (and, with synchronized batch norm, the whole step) does not depend on the replica count.
-Without synchronized batch norm each replica normalises its own share of the batch, which is what
-`MirroredStrategy` gives by default; with `ModelConfig.sync_batch_norm` the statistics are those of
-the global batch, as in the paper.
+The step itself is `gan_step.py`; where it runs (strategies, CPU replicas, workers) is
+`distribute.py`.
 
 Resumption is exact: the checkpoint holds both networks, both optimizers, the step, the noise RNG
 state and the fixed sample z, and the data order is a pure function of the step
@@ -36,20 +26,17 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfx_dcgan import input_pipeline, losses, models, visualize
+from tfx_dcgan import input_pipeline, models, visualize
 from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig, TrainConfig
+from tfx_dcgan.distribute import make_strategy, worker_role
+from tfx_dcgan.gan_step import GanState, create_gan_state, make_train_step
 
 import numpy as np
 import tensorflow as tf
 
 __all__ = [
     "TrainingError",
-    "GanState",
     "TrainResult",
-    "configure_cpu_replicas",
-    "make_strategy",
-    "create_gan_state",
-    "make_train_step",
     "train",
     "restore_models",
     "workdir_paths",
@@ -79,20 +66,6 @@ class TrainingError(RuntimeError):
 
 
 @dataclasses.dataclass
-class GanState:
-    """Everything a checkpoint holds. Built inside the strategy's scope."""
-
-    generator: tf.keras.Model
-    discriminator: tf.keras.Model
-    generator_optimizer: tf.keras.optimizers.Optimizer
-    discriminator_optimizer: tf.keras.optimizers.Optimizer
-    step: tf.Variable
-    noise_rng: tf.random.Generator
-    fixed_noise: tf.Variable
-    checkpoint: tf.train.Checkpoint
-
-
-@dataclasses.dataclass
 class TrainResult:
     """What a finished (or interrupted) run leaves behind."""
 
@@ -118,162 +91,6 @@ def workdir_paths(workdir: str) -> dict[str, str]:
         "config": os.path.join(workdir, CONFIG_FILE),
         "log": os.path.join(workdir, "train_log.jsonl"),
     }
-
-
-def configure_cpu_replicas(count: int) -> None:
-    """Splits the first CPU into `count` logical devices (must run before TF initialises devices).
-
-    Raises:
-      ConfigError: TensorFlow's devices were already initialised in this process.
-    """
-    if count <= 1:
-        return
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-        )
-    except RuntimeError as error:
-        current = len(tf.config.list_logical_devices("CPU"))
-        if current == count:
-            return
-        raise ConfigError(
-            f"train.cpu_replicas={count}: TensorFlow already initialised its devices in this process "
-            f"({current} logical CPU); set it before any TensorFlow op runs ({error})"
-        ) from error
-
-
-def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
-    """Builds the distribution strategy named by `config.strategy`.
-
-    "auto": MirroredStrategy over the visible GPUs (or over the logical CPUs when
-    `cpu_replicas` > 1), else the default strategy on the CPU.
-    """
-    if config.strategy == "multi_worker":
-        # Collective ops must be configured before anything (even listing devices) starts TF.
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    configure_cpu_replicas(config.cpu_replicas)
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-    name = config.strategy
-    if name == "auto":
-        name = "mirrored" if gpus or len(cpus) > 1 else "default"
-    if name == "mirrored":
-        devices = gpus or cpus
-        # NCCL is GPU-only; reduce through one device when replicas are CPUs.
-        cross_device_ops = None if gpus else tf.distribute.ReductionToOneDevice()
-        return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross_device_ops)
-    if name == "one_device":
-        return tf.distribute.OneDeviceStrategy(gpus[0] if gpus else cpus[0])
-    return tf.distribute.get_strategy()
-
-
-def create_gan_state(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> GanState:
-    """Builds G, D, their Adam optimizers, the step counter and the RNGs under `strategy`."""
-    train_config = config.train
-    with strategy.scope():
-        generator = models.build_generator(config.model, seed=train_config.seed)
-        discriminator = models.build_discriminator(config.model, seed=train_config.seed)
-        generator_optimizer = tf.keras.optimizers.Adam(
-            train_config.learning_rate, beta_1=train_config.beta1
-        )
-        discriminator_optimizer = tf.keras.optimizers.Adam(
-            train_config.learning_rate, beta_1=train_config.beta1
-        )
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        # Build optimizer slots now so a checkpoint restores them eagerly.
-        generator_optimizer.build(generator.trainable_variables)
-        discriminator_optimizer.build(discriminator.trainable_variables)
-    # The RNGs live outside the replicas: z is drawn once per step for the global batch.
-    noise_rng = tf.random.Generator.from_seed(train_config.seed, alg="philox")
-    fixed_rng = tf.random.Generator.from_seed(train_config.seed + 7919, alg="philox")
-    fixed_noise = tf.Variable(
-        models.sample_noise(fixed_rng, train_config.sample_grid, config.model),
-        trainable=False,
-        name="fixed_noise",
-    )
-    checkpoint = tf.train.Checkpoint(
-        generator=generator,
-        discriminator=discriminator,
-        generator_optimizer=generator_optimizer,
-        discriminator_optimizer=discriminator_optimizer,
-        step=step,
-        noise_rng=noise_rng,
-        fixed_noise=fixed_noise,
-    )
-    return GanState(
-        generator,
-        discriminator,
-        generator_optimizer,
-        discriminator_optimizer,
-        step,
-        noise_rng,
-        fixed_noise,
-        checkpoint,
-    )
-
-
-def make_train_step(
-    state: GanState,
-    config: ExperimentConfig,
-    strategy: tf.distribute.Strategy,
-    jit_compile: bool = False,
-) -> Callable[[Any], dict[str, tf.Tensor]]:
-    """Returns a `tf.function` that runs one D update and one G update on a distributed batch.
-
-    The returned function takes the per-replica real images (float32 [global_batch, S, S, C] in
-    [-1, 1], split over replicas) and returns global-batch means: disc_loss, gen_loss,
-    d_real (mean D(x)) and d_fake (mean D(G(z)) before the D update). `jit_compile` compiles the
-    step with XLA (on this project's CPUs it is slower: see bench/train_step.py).
-    """
-    global_batch = config.train.batch_size
-    replicas = strategy.num_replicas_in_sync
-    per_replica_batch = global_batch // replicas
-    generator, discriminator = state.generator, state.discriminator
-
-    def replica_step(real_images: tf.Tensor, global_noise: tf.Tensor) -> dict[str, tf.Tensor]:
-        replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
-        start = tf.cast(replica_id, tf.int32) * per_replica_batch
-        noise = global_noise[start : start + per_replica_batch]
-        with tf.GradientTape() as gen_tape:
-            fake_images = generator(noise, training=True)
-            with gen_tape.stop_recording(), tf.GradientTape() as disc_tape:
-                real_logits = discriminator(real_images, training=True)
-                fake_logits = discriminator(tf.stop_gradient(fake_images), training=True)
-                disc_loss = tf.nn.compute_average_loss(
-                    losses.minimax_discriminator_loss(real_logits, fake_logits),
-                    global_batch_size=global_batch,
-                )
-            disc_grads = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
-            with gen_tape.stop_recording():
-                state.discriminator_optimizer.apply_gradients(
-                    zip(disc_grads, discriminator.trainable_variables)
-                )
-            gen_logits = discriminator(fake_images, training=True)
-            gen_loss = tf.nn.compute_average_loss(
-                losses.modified_generator_loss(gen_logits), global_batch_size=global_batch
-            )
-        gen_grads = gen_tape.gradient(gen_loss, generator.trainable_variables)
-        state.generator_optimizer.apply_gradients(zip(gen_grads, generator.trainable_variables))
-        # Divide by the global batch so the replica sum is a mean.
-        return {
-            "disc_loss": disc_loss,
-            "gen_loss": gen_loss,
-            "d_real": tf.reduce_sum(losses.mean_probability(real_logits)) / global_batch,
-            "d_fake": tf.reduce_sum(losses.mean_probability(fake_logits)) / global_batch,
-        }
-
-    @tf.function(jit_compile=jit_compile)
-    def train_step(distributed_images: Any) -> dict[str, tf.Tensor]:
-        global_noise = models.sample_noise(state.noise_rng, global_batch, config.model)
-        per_replica = strategy.run(replica_step, args=(distributed_images, global_noise))
-        state.step.assign_add(1)
-        return {
-            name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-            for name, value in per_replica.items()
-        }
-
-    return train_step
 
 
 class _StopRequest:
@@ -422,41 +239,20 @@ def train(
     config.validate()
     if not workdir:
         raise ConfigError("workdir must be set (the folder for checkpoints, logs and samples)")
-    train_config = config.train
     paths = workdir_paths(workdir)
     _check_workdir_config(config, workdir, paths["config"])
-    if train_config.deterministic:
+    if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     # The strategy comes first: splitting the CPU into replicas must precede any TF op.
-    strategy = make_strategy(train_config)
+    strategy = make_strategy(config.train)
     skipped_images = 0
     if make_dataset is None:
         make_dataset, skipped_images = _default_dataset_factory(config)
-    replicas = strategy.num_replicas_in_sync
-    if train_config.batch_size % replicas:
-        raise ConfigError(
-            f"train.batch_size={train_config.batch_size} must be divisible by the number of replicas "
-            f"({replicas}, strategy {type(strategy).__name__})"
-        )
+    _check_batch_divides(config.train.batch_size, strategy)
     state = create_gan_state(config, strategy)
-    is_chief, role = _worker_role(strategy)
-    # Every worker saves (saving a distributed checkpoint takes part in collectives), but only the
-    # chief into the workdir; the others into their own scratch folder, and they write no logs.
-    checkpoint_dir = paths["checkpoints"] if is_chief else os.path.join(workdir, ".workers", role)
-    manager = tf.train.CheckpointManager(
-        state.checkpoint,
-        checkpoint_dir,
-        max_to_keep=train_config.keep_checkpoints if is_chief else 1,
-    )
-    latest = tf.train.latest_checkpoint(paths["checkpoints"])
-    if latest:
-        try:
-            state.checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, tf.errors.OpError, ValueError) as error:
-            raise TrainingError(
-                f"cannot restore {latest} ({error}); it is left untouched"
-            ) from error
-        log.info("resumed from %s at step %d", latest, int(state.step.numpy()))
+    is_chief, role = worker_role(strategy)
+    manager = _checkpoint_manager(state, paths, workdir, config.train, is_chief, role)
+    _restore_latest(state, paths["checkpoints"])
     os.makedirs(workdir, exist_ok=True)
     if is_chief and not os.path.exists(paths["config"]):
         _write_json_atomically(paths["config"], config.to_dict())
@@ -470,10 +266,10 @@ def train(
         "training %s%s: %d replica(s), global batch %d, steps %d -> %d, G widths %s, D widths %s",
         type(strategy).__name__,
         f" ({role})" if role else "",
-        replicas,
-        train_config.batch_size,
+        strategy.num_replicas_in_sync,
+        config.train.batch_size,
         start_step,
-        train_config.steps,
+        config.train.steps,
         models.generator_widths(config.model),
         models.discriminator_widths(config.model),
     )
@@ -489,121 +285,165 @@ def train(
         interrupted=False,
         skipped_images=skipped_images,
     )
-    if start_step >= train_config.steps:
-        log.info("already trained to step %d (>= %d requested)", start_step, train_config.steps)
-        result.final_sample_png = _write_samples(
-            state, start_step, paths["samples"], writer, final=True, write=is_chief
-        )
-        return result
-
-    train_step = make_train_step(state, config, strategy)
-    iterator: Iterator[Any] = iter(
-        strategy.experimental_distribute_dataset(make_dataset(start_step))
-    )
-    step = start_step
-    interval_start, interval_steps = time.perf_counter(), 0
-    run_start = interval_start
-    log_path = paths["log"] if is_chief else os.devnull
-    with _StopRequest() as stop, writer.as_default(), open(log_path, "a") as log_stream:
-        while step < train_config.steps:
-            metrics = train_step(next(iterator))
-            step += 1
-            interval_steps += 1
-            if step == start_step + 1:
-                # The first step traces the function: keep it out of the throughput figure.
-                interval_start, interval_steps = time.perf_counter(), 0
-            is_last = step == train_config.steps
-            # Read the flag once a step: a signal landing between the checkpoint decision and the
-            # break would otherwise stop the run without saving the step it reports.
-            stopping = stop.signal_name is not None
-            checkpoint_due = step % train_config.checkpoint_every == 0 or is_last or stopping
-            if step % train_config.log_every == 0 or checkpoint_due:
-                values = {name: float(value) for name, value in metrics.items()}
-                if not all(math.isfinite(v) for v in values.values()):
-                    raise TrainingError(
-                        f"non-finite losses at step {step} ({values}); not saving. The last good "
-                        f"checkpoint is {manager.latest_checkpoint}"
-                    )
-                elapsed = time.perf_counter() - interval_start
-                images_per_second = (
-                    interval_steps * train_config.batch_size / elapsed
-                    if interval_steps
-                    else float("nan")
-                )
-                remaining = (
-                    (train_config.steps - step) * train_config.batch_size / images_per_second
-                )
-                log.info(
-                    "step %d/%d | d_loss %.4f g_loss %.4f | D(x) %.3f D(G(z)) %.3f | %.1f img/s | ETA %s",
-                    step,
-                    train_config.steps,
-                    values["disc_loss"],
-                    values["gen_loss"],
-                    values["d_real"],
-                    values["d_fake"],
-                    images_per_second,
-                    _format_duration(remaining),
-                )
-                for name, value in values.items():
-                    tf.summary.scalar(f"train/{name}", value, step=step)
-                if math.isfinite(images_per_second):
-                    tf.summary.scalar("train/images_per_second", images_per_second, step=step)
-                log_stream.write(
-                    json.dumps(
-                        {
-                            "step": step,
-                            "images_per_second": images_per_second,
-                            "replicas": replicas,
-                            **values,
-                        }
-                    )
-                    + "\n"
-                )
-                log_stream.flush()
-                result.last_metrics = values
-                interval_start, interval_steps = time.perf_counter(), 0
-            if train_config.sample_every and step % train_config.sample_every == 0 and not is_last:
-                _write_samples(state, step, paths["samples"], writer, final=False, write=is_chief)
-            if checkpoint_due:
-                manager.save(checkpoint_number=step)
-            if stopping:
-                result.interrupted = True
-                log.warning(
-                    "stopped by %s at step %d; checkpoint saved in %s. Run the same command to resume.",
-                    stop.signal_name,
-                    step,
-                    paths["checkpoints"],
-                )
-                break
-    writer.flush()
-    result.step = step
+    if start_step >= config.train.steps:
+        log.info("already trained to step %d (>= %d requested)", start_step, config.train.steps)
+    else:
+        loop = _Loop(state, config, strategy, manager, writer, paths, is_chief)
+        run_start = time.perf_counter()
+        loop.run(make_dataset, result)
+        if not result.interrupted:
+            log.info(
+                "done: %d steps in %s; checkpoints %s; TensorBoard: tensorboard --logdir %s",
+                result.step - start_step,
+                _format_duration(time.perf_counter() - run_start),
+                paths["checkpoints"],
+                paths["tensorboard"],
+            )
     if not result.interrupted:
         result.final_sample_png = _write_samples(
-            state, step, paths["samples"], writer, final=True, write=is_chief
+            state, result.step, paths["samples"], writer, final=True, write=is_chief
         )
-        log.info(
-            "done: %d steps in %s; samples %s; checkpoints %s; TensorBoard: tensorboard --logdir %s",
-            step - start_step,
-            _format_duration(time.perf_counter() - run_start),
-            result.final_sample_png,
-            paths["checkpoints"],
-            paths["tensorboard"],
-        )
+        log.info("final sample grid: %s", result.final_sample_png)
     writer.flush()
     return result
 
 
-def _worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:
-    """(is_chief, "task_type-task_id") under MultiWorkerMirroredStrategy; (True, "") otherwise."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
-        return True, ""
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type is None:
-        return True, ""
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
-    return is_chief, f"{task_type}-{task_id}"
+def _check_batch_divides(batch_size: int, strategy: tf.distribute.Strategy) -> None:
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ConfigError(
+            f"train.batch_size={batch_size} must be divisible by the number of replicas "
+            f"({replicas}, strategy {type(strategy).__name__})"
+        )
+
+
+def _checkpoint_manager(
+    state: GanState,
+    paths: dict[str, str],
+    workdir: str,
+    train_config: TrainConfig,
+    is_chief: bool,
+    role: str,
+) -> tf.train.CheckpointManager:
+    """Every worker saves (saving a distributed checkpoint takes part in collectives), but only the
+    chief into the workdir; the others into their own scratch folder, and they write no logs."""
+    checkpoint_dir = paths["checkpoints"] if is_chief else os.path.join(workdir, ".workers", role)
+    return tf.train.CheckpointManager(
+        state.checkpoint,
+        checkpoint_dir,
+        max_to_keep=train_config.keep_checkpoints if is_chief else 1,
+    )
+
+
+def _restore_latest(state: GanState, checkpoint_dir: str) -> None:
+    """Restores the newest checkpoint of `checkpoint_dir` into `state`, if there is one.
+
+    Raises:
+      TrainingError: the checkpoint does not fit the state (it is left untouched).
+    """
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if not latest:
+        return
+    try:
+        state.checkpoint.restore(latest).assert_existing_objects_matched()
+    except (AssertionError, tf.errors.OpError, ValueError) as error:
+        raise TrainingError(f"cannot restore {latest} ({error}); it is left untouched") from error
+    log.info("resumed from %s at step %d", latest, int(state.step.numpy()))
+
+
+class _Loop:
+    """The step loop: progress lines, TensorBoard scalars, grids, checkpoints, Ctrl-C."""
+
+    def __init__(self, state, config, strategy, manager, writer, paths, is_chief):
+        self.state, self.config, self.strategy = state, config, strategy
+        self.manager, self.writer, self.paths, self.is_chief = manager, writer, paths, is_chief
+        self.replicas = strategy.num_replicas_in_sync
+
+    def run(self, make_dataset: DatasetFactory, result: TrainResult) -> None:
+        """Trains from the state's step to `train.steps`; fills result.step/interrupted/metrics."""
+        train_config, state = self.config.train, self.state
+        train_step = make_train_step(state, self.config, self.strategy)
+        start_step = int(state.step.numpy())
+        iterator: Iterator[Any] = iter(
+            self.strategy.experimental_distribute_dataset(make_dataset(start_step))
+        )
+        step = start_step
+        self.interval_start, self.interval_steps = time.perf_counter(), 0
+        log_path = self.paths["log"] if self.is_chief else os.devnull
+        with _StopRequest() as stop, self.writer.as_default(), open(log_path, "a") as log_stream:
+            while step < train_config.steps:
+                metrics = train_step(next(iterator))
+                step += 1
+                self.interval_steps += 1
+                if step == start_step + 1:
+                    # The first step traces the function: keep it out of the throughput figure.
+                    self.interval_start, self.interval_steps = time.perf_counter(), 0
+                is_last = step == train_config.steps
+                # Read the flag once a step: a signal landing between the checkpoint decision and
+                # the break would otherwise stop the run without saving the step it reports.
+                stopping = stop.signal_name is not None
+                checkpoint_due = step % train_config.checkpoint_every == 0 or is_last or stopping
+                if step % train_config.log_every == 0 or checkpoint_due:
+                    result.last_metrics = self._log(step, metrics, log_stream)
+                if train_config.sample_every and step % train_config.sample_every == 0:
+                    if not is_last:
+                        _write_samples(
+                            state, step, self.paths["samples"], self.writer, False, self.is_chief
+                        )
+                if checkpoint_due:
+                    self.manager.save(checkpoint_number=step)
+                if stopping:
+                    result.interrupted = True
+                    log.warning(
+                        "stopped by %s at step %d; checkpoint saved in %s. Run the same command "
+                        "to resume.",
+                        stop.signal_name,
+                        step,
+                        self.paths["checkpoints"],
+                    )
+                    break
+        result.step = step
+
+    def _log(self, step: int, metrics: dict[str, tf.Tensor], log_stream: Any) -> dict[str, float]:
+        """One progress line, TensorBoard scalars and a train_log.jsonl line.
+
+        Raises:
+          TrainingError: a non-finite loss (nothing is saved).
+        """
+        train_config = self.config.train
+        values = {name: float(value) for name, value in metrics.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise TrainingError(
+                f"non-finite losses at step {step} ({values}); not saving. The last good "
+                f"checkpoint is {self.manager.latest_checkpoint}"
+            )
+        elapsed = time.perf_counter() - self.interval_start
+        images_per_second = (
+            self.interval_steps * train_config.batch_size / elapsed
+            if self.interval_steps
+            else float("nan")
+        )
+        remaining = (train_config.steps - step) * train_config.batch_size / images_per_second
+        log.info(
+            "step %d/%d | d_loss %.4f g_loss %.4f | D(x) %.3f D(G(z)) %.3f | %.1f img/s | ETA %s",
+            step,
+            train_config.steps,
+            values["disc_loss"],
+            values["gen_loss"],
+            values["d_real"],
+            values["d_fake"],
+            images_per_second,
+            _format_duration(remaining),
+        )
+        for name, value in values.items():
+            tf.summary.scalar(f"train/{name}", value, step=step)
+        if math.isfinite(images_per_second):
+            tf.summary.scalar("train/images_per_second", images_per_second, step=step)
+        line = {"step": step, "images_per_second": images_per_second, "replicas": self.replicas}
+        log_stream.write(json.dumps({**line, **values}) + "\n")
+        log_stream.flush()
+        self.interval_start, self.interval_steps = time.perf_counter(), 0
+        return values
 
 
 def restore_models(

@@ -11,13 +11,13 @@ is the gradient of the global mean loss.
 import json
 
 import tfx_dcgan  # noqa: F401
-from tfx_dcgan import train_lib
+from tfx_dcgan import distribute, gan_step
 from tfx_dcgan.config import ExperimentConfig, ModelConfig, TrainConfig
 
 import numpy as np
 import tensorflow as tf
 
-train_lib.configure_cpu_replicas(2)
+distribute.configure_cpu_replicas(2)
 images = np.random.default_rng(0).uniform(-1, 1, size=(16, 16, 16, 3)).astype(np.float32)
 
 
@@ -26,8 +26,8 @@ def first_steps(strategy, sync, steps=2):
         model=ModelConfig(image_size=16, ngf=8, ndf=8, kernel_size=3, sync_batch_norm=sync),
         train=TrainConfig(batch_size=16, steps=steps, seed=3),
     )
-    state = train_lib.create_gan_state(config, strategy)
-    step = train_lib.make_train_step(state, config, strategy)
+    state = gan_step.create_gan_state(config, strategy)
+    step = gan_step.make_train_step(state, config, strategy)
     dataset = tf.data.Dataset.from_tensors(images).repeat()
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     history = [{k: float(v) for k, v in step(next(iterator)).items()} for _ in range(steps)]
@@ -48,7 +48,7 @@ def weights_after_one_sgd_step(strategy, sync):
         model=ModelConfig(image_size=16, ngf=8, ndf=8, kernel_size=3, sync_batch_norm=sync),
         train=TrainConfig(batch_size=16, steps=1, seed=3),
     )
-    state = train_lib.create_gan_state(config, strategy)
+    state = gan_step.create_gan_state(config, strategy)
     before = [
         v.numpy()
         for v in state.generator.trainable_variables + state.discriminator.trainable_variables
@@ -56,7 +56,7 @@ def weights_after_one_sgd_step(strategy, sync):
     with strategy.scope():
         state.generator_optimizer = tf.keras.optimizers.SGD(0.5)
         state.discriminator_optimizer = tf.keras.optimizers.SGD(0.5)
-    step = train_lib.make_train_step(state, config, strategy)
+    step = gan_step.make_train_step(state, config, strategy)
     dataset = tf.data.Dataset.from_tensors(images).repeat()
     step(next(iter(strategy.experimental_distribute_dataset(dataset))))
     after = [

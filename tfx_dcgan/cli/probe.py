@@ -140,7 +140,7 @@ flags.DEFINE_enum(
     "solver",
     "auto",
     ["auto", "primal", "liblinear", "sgd"],
-    "SVM solver (auto = primal L-BFGS; see tfx_dcgan/probe.py).",
+    "SVM solver (auto = primal L-BFGS; see tfx_dcgan/probe/svm.py).",
 )
 flags.DEFINE_integer(
     "max_iter",

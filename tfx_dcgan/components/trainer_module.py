@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from tfx_dcgan import artifact, export, features, train_lib
+from tfx_dcgan import artifact, distribute, export, features, train_lib
 from tfx_dcgan.components import preprocessing
 from tfx_dcgan.config import ConfigError, ExperimentConfig, replace
 
@@ -238,7 +238,7 @@ def run_fn(fn_args: Any) -> None:
     config = experiment_from_custom_config(fn_args.custom_config, fn_args.train_steps)
     # Logical CPU devices must be set before the first TensorFlow op of this process (the
     # dataset check below is one); under LocalDagRunner the runner has set them already.
-    train_lib.configure_cpu_replicas(config.train.cpu_replicas)
+    distribute.configure_cpu_replicas(config.train.cpu_replicas)
     workdir = training_workdir(fn_args.custom_config, fn_args.model_run_dir, fn_args.train_files)
     log.info("training in %s", workdir)
     model = config.model
