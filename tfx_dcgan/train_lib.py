@@ -20,7 +20,6 @@ import logging
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,11 @@ from tfx_dcgan import input_pipeline, models, visualize
 from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig, TrainConfig
 from tfx_dcgan.distribute import make_strategy, worker_role
 from tfx_dcgan.gan_step import GanState, create_gan_state, make_train_step
+from tfx_dcgan.workdir import (
+    check_workdir_config,
+    workdir_paths,
+    write_json_atomically,
+)
 
 import numpy as np
 import tensorflow as tf
@@ -45,20 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DatasetFactory = Callable[[int], tf.data.Dataset]
-
-CONFIG_FILE = "config.json"
-# Fields that must match when a run continues in an existing workdir: anything that changes the
-# variables' shapes or what the checkpoint's numbers mean.
-_MODEL_FIELDS_THAT_MUST_MATCH = (
-    "image_size",
-    "channels",
-    "z_dim",
-    "noise",
-    "ngf",
-    "ndf",
-    "kernel_size",
-    "sync_batch_norm",
-)
 
 
 class TrainingError(RuntimeError):
@@ -80,17 +70,6 @@ class TrainResult:
     interrupted: bool
     skipped_images: int = 0
     last_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-
-
-def workdir_paths(workdir: str) -> dict[str, str]:
-    """Where a run writes: checkpoints/, tensorboard/, samples/, config.json, train_log.jsonl."""
-    return {
-        "checkpoints": os.path.join(workdir, "checkpoints"),
-        "tensorboard": os.path.join(workdir, "tensorboard"),
-        "samples": os.path.join(workdir, "samples"),
-        "config": os.path.join(workdir, CONFIG_FILE),
-        "log": os.path.join(workdir, "train_log.jsonl"),
-    }
 
 
 class _StopRequest:
@@ -117,49 +96,6 @@ class _StopRequest:
     def __exit__(self, *exc: Any) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-
-
-def _write_json_atomically(path: str, payload: dict[str, Any]) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".json")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2, sort_keys=True)
-    os.replace(temporary, path)
-
-
-def _check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> None:
-    """Refuses to continue a workdir whose stored run differs in what its checkpoints mean.
-
-    The model fields in _MODEL_FIELDS_THAT_MUST_MATCH and the batch size must match.
-    """
-    if not os.path.exists(path):
-        return
-    try:
-        with open(path) as stream:
-            stored = json.load(stream)
-        stored_model = stored["model"]
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(
-            f"{path}: unreadable stored config ({error}); use a new workdir"
-        ) from error
-    requested = dataclasses.asdict(config.model)
-    differences = [
-        f"model.{name}: stored {stored_model.get(name)!r}, requested {requested[name]!r}"
-        for name in _MODEL_FIELDS_THAT_MUST_MATCH
-        if stored_model.get(name) != requested[name]
-    ]
-    stored_batch = stored.get("train", {}).get("batch_size")
-    if stored_batch is not None and stored_batch != config.train.batch_size:
-        differences.append(
-            f"train.batch_size: stored {stored_batch!r}, requested {config.train.batch_size!r}"
-        )
-    if differences:
-        raise ConfigError(
-            f"workdir {workdir!r} holds a run with a different configuration; its checkpoints "
-            "are left untouched. Use a new workdir, or the stored values:\n  "
-            + "\n  ".join(differences)
-        )
 
 
 def _format_duration(seconds: float) -> str:
@@ -240,7 +176,7 @@ def train(
     if not workdir:
         raise ConfigError("workdir must be set (the folder for checkpoints, logs and samples)")
     paths = workdir_paths(workdir)
-    _check_workdir_config(config, workdir, paths["config"])
+    check_workdir_config(config, workdir, paths["config"])
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     # The strategy comes first: splitting the CPU into replicas must precede any TF op.
@@ -255,7 +191,7 @@ def train(
     _restore_latest(state, paths["checkpoints"])
     os.makedirs(workdir, exist_ok=True)
     if is_chief and not os.path.exists(paths["config"]):
-        _write_json_atomically(paths["config"], config.to_dict())
+        write_json_atomically(paths["config"], config.to_dict())
     start_step = int(state.step.numpy())
     writer = (
         tf.summary.create_file_writer(paths["tensorboard"])

@@ -87,8 +87,9 @@ def load_discriminator_source(
         raise ValueError("give exactly one of --workdir and --discriminator_dir")
     if workdir:
         from tfx_dcgan import train_lib
+        from tfx_dcgan.workdir import CONFIG_FILE
 
-        with open(os.path.join(workdir, train_lib.CONFIG_FILE)) as stream:
+        with open(os.path.join(workdir, CONFIG_FILE)) as stream:
             experiment = json.load(stream)
         _, discriminator, step = train_lib.restore_models(workdir)
         config = infer_model_config(discriminator)

@@ -1,0 +1,81 @@
+"""A training workdir: its layout, its stored config, and the refusal to mix runs in it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from typing import Any
+
+from tfx_dcgan.config import ConfigError, ExperimentConfig
+
+__all__ = ["CONFIG_FILE", "workdir_paths", "write_json_atomically", "check_workdir_config"]
+
+CONFIG_FILE = "config.json"
+# Fields that must match when a run continues in an existing workdir: anything that changes the
+# variables' shapes or what the checkpoint's numbers mean.
+MODEL_FIELDS_THAT_MUST_MATCH = (
+    "image_size",
+    "channels",
+    "z_dim",
+    "noise",
+    "ngf",
+    "ndf",
+    "kernel_size",
+    "sync_batch_norm",
+)
+
+
+def workdir_paths(workdir: str) -> dict[str, str]:
+    """Where a run writes: checkpoints/, tensorboard/, samples/, config.json, train_log.jsonl."""
+    return {
+        "checkpoints": os.path.join(workdir, "checkpoints"),
+        "tensorboard": os.path.join(workdir, "tensorboard"),
+        "samples": os.path.join(workdir, "samples"),
+        "config": os.path.join(workdir, CONFIG_FILE),
+        "log": os.path.join(workdir, "train_log.jsonl"),
+    }
+
+
+def write_json_atomically(path: str, payload: dict[str, Any]) -> None:
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".json")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(payload, stream, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> None:
+    """Refuses to continue a workdir whose stored run differs in what its checkpoints mean.
+
+    The model fields in MODEL_FIELDS_THAT_MUST_MATCH and the batch size must match.
+    """
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as stream:
+            stored = json.load(stream)
+        stored_model = stored["model"]
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(
+            f"{path}: unreadable stored config ({error}); use a new workdir"
+        ) from error
+    requested = dataclasses.asdict(config.model)
+    differences = [
+        f"model.{name}: stored {stored_model.get(name)!r}, requested {requested[name]!r}"
+        for name in MODEL_FIELDS_THAT_MUST_MATCH
+        if stored_model.get(name) != requested[name]
+    ]
+    stored_batch = stored.get("train", {}).get("batch_size")
+    if stored_batch is not None and stored_batch != config.train.batch_size:
+        differences.append(
+            f"train.batch_size: stored {stored_batch!r}, requested {config.train.batch_size!r}"
+        )
+    if differences:
+        raise ConfigError(
+            f"workdir {workdir!r} holds a run with a different configuration; its checkpoints "
+            "are left untouched. Use a new workdir, or the stored values:\n  "
+            + "\n  ".join(differences)
+        )
