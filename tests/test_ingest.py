@@ -6,6 +6,7 @@ import os
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan import features, image_ops
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import lister
 
 import numpy as np
 import tensorflow as tf
@@ -136,7 +137,7 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
             "train/cat/.hidden.png",
         ):
             self._write(os.path.join(base, rel), png)
-        train = ingest.list_image_files(base, "train/*")
+        train = lister.list_image_files(base, "train/*")
         self.assertEqual(
             [(f.relative_path, f.label_text) for f in train],
             [
@@ -145,17 +146,17 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
                 ("train/dog/1.png", "dog"),
             ],
         )
-        test = ingest.list_image_files(base, "test/*/*")
+        test = lister.list_image_files(base, "test/*/*")
         self.assertEqual(
             [(f.relative_path, f.label_text) for f in test], [("test/bird/4.png", "bird")]
         )
-        vocabulary = ingest.build_label_vocabulary(f.label_text for f in train + test)
+        vocabulary = lister.build_label_vocabulary(f.label_text for f in train + test)
         self.assertEqual(vocabulary, ["bird", "cat", "dog"])
 
     def test_flat_folder_is_unlabelled(self):
         base = self.get_temp_dir()
         self._write(os.path.join(base, "flat", "a.jpg"), _encode(_pixels(), "JPEG"))
-        files = ingest.list_image_files(os.path.join(base, "flat"))
+        files = lister.list_image_files(os.path.join(base, "flat"))
         self.assertEqual([(f.relative_path, f.label_text) for f in files], [("a.jpg", "")])
         result = ingest.ingest_file(files[0], {}, channels=3)
         self.assertIsNone(result.skip_reason)
@@ -164,13 +165,13 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_missing_input_base_names_the_folder(self):
         with self.assertRaisesRegex(FileNotFoundError, "no_such_folder"):
-            ingest.list_image_files(os.path.join(self.get_temp_dir(), "no_such_folder"))
+            lister.list_image_files(os.path.join(self.get_temp_dir(), "no_such_folder"))
 
     def test_ingest_file_builds_every_feature(self):
         base = self.get_temp_dir()
         data = _encode(_pixels(), "JPEG")
         self._write(os.path.join(base, "cat", "x.jpg"), data)
-        (image_file,) = ingest.list_image_files(base)
+        (image_file,) = lister.list_image_files(base)
         result = ingest.ingest_file(image_file, {"cat": 1, "dog": 0}, channels=3)
         feature = result.example.features.feature
         self.assertCountEqual(feature.keys(), features.RAW_FEATURES)
@@ -184,7 +185,7 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(feature[features.IMAGE_PATH].bytes_list.value, [b"cat/x.jpg"])
 
     def test_unreadable_file_is_skipped(self):
-        missing = ingest.ImageFile(os.path.join(self.get_temp_dir(), "gone.jpg"), "gone.jpg", "")
+        missing = lister.ImageFile(os.path.join(self.get_temp_dir(), "gone.jpg"), "gone.jpg", "")
         result = ingest.ingest_file(missing, {}, channels=3)
         self.assertEqual(result.skip_reason, ingest.UNREADABLE)
         self.assertIsNone(result.example)
@@ -193,8 +194,8 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
         base = self.get_temp_dir()
         self._write(os.path.join(base, "batch", "cat", "a.png"), _encode(_pixels(), "PNG"))
         self._write(os.path.join(base, "batch", "dog", "b.jpg"), b"")
-        files = ingest.list_image_files(os.path.join(base, "batch"))
-        files.append(ingest.ImageFile(os.path.join(base, "nope.png"), "nope.png", "cat"))
+        files = lister.list_image_files(os.path.join(base, "batch"))
+        files.append(lister.ImageFile(os.path.join(base, "nope.png"), "nope.png", "cat"))
         label_ids = {"cat": 0, "dog": 1}
         batch = ingest.ingest_files(files, label_ids, channels=3)
         single = [ingest.ingest_file(f, label_ids, channels=3) for f in files]
@@ -209,20 +210,20 @@ class ListAndExampleTest(tf.test.TestCase, parameterized.TestCase):
         self._write(os.path.join(base, "rel", "cat", "a.png"), _encode(_pixels(), "PNG"))
         expected = [("cat/a.png", "cat")]
         for input_base in (os.path.join(base, "rel") + "/", os.path.join(base, ".", "rel")):
-            files = ingest.list_image_files(input_base, "*")
+            files = lister.list_image_files(input_base, "*")
             self.assertEqual([(f.relative_path, f.label_text) for f in files], expected)
         cwd = os.getcwd()
         try:
             os.chdir(base)
-            files = ingest.list_image_files("rel", "*")
+            files = lister.list_image_files("rel", "*")
         finally:
             os.chdir(cwd)
         self.assertEqual([(f.relative_path, f.label_text) for f in files], expected)
 
     def test_split_root(self):
-        self.assertEqual(ingest.split_root("train/*/*"), "train")
-        self.assertEqual(ingest.split_root("*"), "")
-        self.assertEqual(ingest.split_root("a/b/c?/*"), "a/b")
+        self.assertEqual(lister.split_root("train/*/*"), "train")
+        self.assertEqual(lister.split_root("*"), "")
+        self.assertEqual(lister.split_root("a/b/c?/*"), "a/b")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
-import re
 
 from tfx_dcgan import features, image_ops
-from tfx_dcgan.ingest import lister
+from tfx_dcgan.ingest.lister import ImageFile
 
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
@@ -31,13 +29,9 @@ __all__ = [
     "UNREADABLE",
     "NOT_AN_IMAGE",
     "CORRUPT_IMAGE",
-    "ImageFile",
     "ValidatedImage",
     "IngestResult",
     "ImageSkipped",
-    "split_root",
-    "list_image_files",
-    "build_label_vocabulary",
     "detect_format",
     "validate_image",
     "make_example",
@@ -53,9 +47,6 @@ NOT_AN_IMAGE = "not_an_image"
 CORRUPT_IMAGE = "corrupt_image"
 SKIP_REASONS = (EMPTY_FILE, UNREADABLE, NOT_AN_IMAGE, CORRUPT_IMAGE)
 
-_GLOB_CHARS = re.compile(r"[*?\[]")
-
-# Pillow modes -> the source image's own channel count (palette images count their expansion).
 _MODE_CHANNELS = {
     "1": 1,
     "L": 1,
@@ -72,21 +63,6 @@ _MODE_CHANNELS = {
     "RGBa": 4,
     "CMYK": 4,
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageFile:
-    """One candidate file.
-
-    Attributes:
-      path: full path (local or any `tf.io.gfile` file system).
-      relative_path: path relative to the ingest's input_base, '/'-separated (stored in the example).
-      label_text: name of the class folder, "" for a file directly in the split root.
-    """
-
-    path: str
-    relative_path: str
-    label_text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,21 +105,6 @@ class IngestResult:
     converted: bool = False
 
 
-def split_root(pattern: str) -> str:
-    """The folder part of a split pattern before its first glob character.
-
-    `'train/*/*'` -> `'train'`, `'*'` -> `''`, `'train'` -> `'train'`. Labels are the first folder
-    below this root.
-    """
-    parts = pattern.strip("/").split("/")
-    root = []
-    for part in parts:
-        if _GLOB_CHARS.search(part):
-            break
-        root.append(part)
-    return "/".join(root)
-
-
 def _is_local(path: str) -> bool:
     """True for a path on the local file system (no 'scheme://' prefix such as gs:// or s3://)."""
     return "://" not in path
@@ -156,45 +117,6 @@ def _read_bytes(path: str) -> bytes:
             return handle.read()
     with tf.io.gfile.GFile(path, "rb") as handle:
         return handle.read()
-
-
-def list_image_files(input_base: str, pattern: str = "*") -> list[ImageFile]:
-    """Lists the candidate files of one split, sorted by path (`ingest.lister`'s rule).
-
-    Args:
-      input_base: the data folder.
-      pattern: glob relative to `input_base` naming files or folders; matched folders are taken
-        recursively. Its folder part before the first glob character is the split root, whose
-        top-level sub-folders are the classes: `'train/*/*'` over `train/cat/1.jpg` gives label
-        text `'cat'`, and `'*'` over a flat folder gives unlabelled files.
-
-    Returns:
-      Every non-hidden file, each once (by device and inode, so links add no duplicates), with no
-      check of its contents: non-images are reported later by `ingest_file`.
-
-    Raises:
-      FileNotFoundError: `input_base` (or the split root) is not a folder.
-    """
-    local = _is_local(input_base)
-    if not (os.path.isdir if local else tf.io.gfile.isdir)(input_base):
-        raise FileNotFoundError(f"input_base {input_base!r} is not a folder")
-    root = split_root(pattern)
-    root_path = os.path.join(input_base, root) if root else input_base
-    if not (os.path.isdir if local else tf.io.gfile.isdir)(root_path):
-        return []  # a split pattern that matches nothing
-    below_root = pattern.strip("/").split("/")[len(root.split("/")) if root else 0 :]
-    files = []
-    for listed in lister.list_matching(root_path, "/".join(below_root)):
-        relative = f"{root}/{listed.relative_path}" if root else listed.relative_path
-        files.append(
-            ImageFile(path=listed.path, relative_path=relative, label_text=listed.class_name)
-        )
-    return files
-
-
-def build_label_vocabulary(label_texts) -> list[str]:
-    """Sorted distinct non-empty class names; a label is its index in this list."""
-    return sorted({text for text in label_texts if text})
 
 
 def detect_format(data: bytes) -> str | None:

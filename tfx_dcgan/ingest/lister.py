@@ -26,10 +26,24 @@ import dataclasses
 import fnmatch
 import logging
 import os
+import re
 
-__all__ = ["ListedFile", "is_hidden", "list_tree", "list_matching"]
+__all__ = [
+    "ListedFile",
+    "ImageFile",
+    "is_hidden",
+    "list_tree",
+    "list_matching",
+    "split_root",
+    "list_image_files",
+    "build_label_vocabulary",
+]
 
 log = logging.getLogger(__name__)
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+# Pillow modes -> the source image's own channel count (palette images count their expansion).
 
 
 def is_hidden(name: str) -> bool:
@@ -173,3 +187,74 @@ def list_matching(root: str, pattern: str) -> list[ListedFile]:
         return all(fnmatch.fnmatchcase(p, s) for p, s in zip(parts, segments))
 
     return [f for f in files if selected(f.relative_path)]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFile:
+    """One candidate file.
+
+    Attributes:
+      path: full path (local or any `tf.io.gfile` file system).
+      relative_path: path relative to the ingest's input_base, '/'-separated (stored in the example).
+      label_text: name of the class folder, "" for a file directly in the split root.
+    """
+
+    path: str
+    relative_path: str
+    label_text: str
+
+
+def split_root(pattern: str) -> str:
+    """The folder part of a split pattern before its first glob character.
+
+    `'train/*/*'` -> `'train'`, `'*'` -> `''`, `'train'` -> `'train'`. Labels are the first folder
+    below this root.
+    """
+    parts = pattern.strip("/").split("/")
+    root = []
+    for part in parts:
+        if _GLOB_CHARS.search(part):
+            break
+        root.append(part)
+    return "/".join(root)
+
+
+def list_image_files(input_base: str, pattern: str = "*") -> list[ImageFile]:
+    """Lists the candidate files of one split, sorted by path (this module's rule).
+
+    Args:
+      input_base: the data folder.
+      pattern: glob relative to `input_base` naming files or folders; matched folders are taken
+        recursively. Its folder part before the first glob character is the split root, whose
+        top-level sub-folders are the classes: `'train/*/*'` over `train/cat/1.jpg` gives label
+        text `'cat'`, and `'*'` over a flat folder gives unlabelled files.
+
+    Returns:
+      Every non-hidden file, each once (by device and inode, so links add no duplicates), with no
+      check of its contents: non-images are reported later by `ingest_file`.
+
+    Raises:
+      FileNotFoundError: `input_base` (or the split root) is not a folder.
+    """
+    import tensorflow as tf
+
+    local = "://" not in input_base
+    if not (os.path.isdir if local else tf.io.gfile.isdir)(input_base):
+        raise FileNotFoundError(f"input_base {input_base!r} is not a folder")
+    root = split_root(pattern)
+    root_path = os.path.join(input_base, root) if root else input_base
+    if not (os.path.isdir if local else tf.io.gfile.isdir)(root_path):
+        return []  # a split pattern that matches nothing
+    below_root = pattern.strip("/").split("/")[len(root.split("/")) if root else 0 :]
+    files = []
+    for listed in list_matching(root_path, "/".join(below_root)):
+        relative = f"{root}/{listed.relative_path}" if root else listed.relative_path
+        files.append(
+            ImageFile(path=listed.path, relative_path=relative, label_text=listed.class_name)
+        )
+    return files
+
+
+def build_label_vocabulary(label_texts) -> list[str]:
+    """Sorted distinct non-empty class names; a label is its index in this list."""
+    return sorted({text for text in label_texts if text})

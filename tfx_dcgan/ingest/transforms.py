@@ -14,6 +14,7 @@ import json
 import os
 
 from tfx_dcgan.ingest import images as ingest
+from tfx_dcgan.ingest import lister
 
 import apache_beam as beam
 import tensorflow as tf
@@ -97,7 +98,7 @@ class IngestDoFn(beam.DoFn):
         }
 
     def process(self, batch):
-        image_files = [ingest.ImageFile(*element) for element in batch]
+        image_files = [lister.ImageFile(*element) for element in batch]
         records = []
         converted = 0
         for image_file, result in zip(

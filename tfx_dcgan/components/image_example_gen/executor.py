@@ -16,7 +16,7 @@ from typing import Any
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.components.example_gen_outputs import LABELS_FILE, REPORT_FILE, read_report
 from tfx_dcgan.ingest import images as ingest
-from tfx_dcgan.ingest import transforms
+from tfx_dcgan.ingest import lister, transforms
 
 import apache_beam as beam
 import tensorflow as tf
@@ -41,7 +41,7 @@ def _split_key(split_pattern: str) -> str:
 
 
 def _write_manifests(
-    files: dict[str, list[ingest.ImageFile]], report_dir: str
+    files: dict[str, list[lister.ImageFile]], report_dir: str
 ) -> dict[str, tuple[str, int]]:
     """Writes each split's file list, shuffled with a fixed seed; pattern -> (path, count).
 
@@ -69,7 +69,7 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     Args:
       pipeline: the Beam pipeline.
       exec_properties: the component's, plus the private keys Executor.Do adds.
-      split_pattern: glob relative to input_base (see ingest.list_image_files).
+      split_pattern: glob relative to input_base (see lister.list_image_files).
 
     Returns:
       PCollection of lists of serialized tf.train.Example (one per valid image, up to _CHUNK_SIZE
@@ -138,10 +138,10 @@ class Executor(BaseExampleGenExecutor):
         # The vocabulary must span every split before any label is assigned, so list first.
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         files = {
-            split.pattern: ingest.list_image_files(input_base, split.pattern)
+            split.pattern: lister.list_image_files(input_base, split.pattern)
             for split in input_config.splits
         }
-        vocabulary = ingest.build_label_vocabulary(
+        vocabulary = lister.build_label_vocabulary(
             f.label_text for split_files in files.values() for f in split_files
         )
         report_dir = os.path.join(examples_artifact.uri, "_skipped")
