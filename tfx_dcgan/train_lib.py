@@ -198,29 +198,8 @@ def train(
         if is_chief
         else tf.summary.create_noop_writer()
     )
-    log.info(
-        "training %s%s: %d replica(s), global batch %d, steps %d -> %d, G widths %s, D widths %s",
-        type(strategy).__name__,
-        f" ({role})" if role else "",
-        strategy.num_replicas_in_sync,
-        config.train.batch_size,
-        start_step,
-        config.train.steps,
-        models.generator_widths(config.model),
-        models.discriminator_widths(config.model),
-    )
-    result = TrainResult(
-        generator=state.generator,
-        discriminator=state.discriminator,
-        step=start_step,
-        workdir=workdir,
-        checkpoint_dir=paths["checkpoints"],
-        tensorboard_dir=paths["tensorboard"],
-        samples_dir=paths["samples"],
-        final_sample_png="",
-        interrupted=False,
-        skipped_images=skipped_images,
-    )
+    _log_start(config, strategy, role, start_step)
+    result = _new_result(state, workdir, paths, start_step, skipped_images)
     if start_step >= config.train.steps:
         log.info("already trained to step %d (>= %d requested)", start_step, config.train.steps)
     else:
@@ -242,6 +221,39 @@ def train(
         log.info("final sample grid: %s", result.final_sample_png)
     writer.flush()
     return result
+
+
+def _log_start(
+    config: ExperimentConfig, strategy: tf.distribute.Strategy, role: str, start_step: int
+) -> None:
+    log.info(
+        "training %s%s: %d replica(s), global batch %d, steps %d -> %d, G widths %s, D widths %s",
+        type(strategy).__name__,
+        f" ({role})" if role else "",
+        strategy.num_replicas_in_sync,
+        config.train.batch_size,
+        start_step,
+        config.train.steps,
+        models.generator_widths(config.model),
+        models.discriminator_widths(config.model),
+    )
+
+
+def _new_result(
+    state: GanState, workdir: str, paths: dict[str, str], start_step: int, skipped_images: int
+) -> TrainResult:
+    return TrainResult(
+        generator=state.generator,
+        discriminator=state.discriminator,
+        step=start_step,
+        workdir=workdir,
+        checkpoint_dir=paths["checkpoints"],
+        tensorboard_dir=paths["tensorboard"],
+        samples_dir=paths["samples"],
+        final_sample_png="",
+        interrupted=False,
+        skipped_images=skipped_images,
+    )
 
 
 def _check_batch_divides(batch_size: int, strategy: tf.distribute.Strategy) -> None:
