@@ -23,6 +23,7 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tfx_dcgan.cli import command as cli_command
 from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError, ExperimentConfig, PipelineConfig
 
@@ -30,7 +31,7 @@ from absl import app
 
 FLAGS = cli_flags.FLAGS
 
-COMMAND = cli_flags.Command(
+COMMAND = cli_command.Command(
     name="python -m pipelines.kubeflow_v2_runner",
     flag_names=(
         "default_image",
@@ -56,8 +57,8 @@ def configs_from_flags() -> tuple[PipelineConfig, ExperimentConfig]:
     for name in ("default_image", "pipeline_root"):
         if not FLAGS[name].value:
             raise ConfigError(f"--{name} is required (see `{COMMAND.name} --help`)")
-    experiment = cli_flags.experiment_from_flags(data_dir="").validate()
-    pipeline_config = cli_flags.pipeline_config_from_flags(
+    experiment = cli_command.experiment_from_flags(data_dir="").validate()
+    pipeline_config = cli_command.pipeline_config_from_flags(
         pipeline_root=FLAGS.pipeline_root,
         push_base=os.path.join(FLAGS.pipeline_root, "serving"),
         check_local_paths=False,
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
     try:
         pipeline_config, experiment = configs_from_flags()
     except ConfigError as error:
-        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     from tfx import v1 as tfx
 
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
     try:
         built = pipeline.create_pipeline(kubeflow_config, experiment)
     except ConfigError as error:
-        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     runner.run(built)
     print(f"wrote {os.path.abspath(FLAGS.output_file)}")

@@ -16,6 +16,7 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tfx_dcgan.cli import command as cli_command
 from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError, ExperimentConfig, PipelineConfig
 
@@ -23,7 +24,7 @@ from absl import app, logging
 
 FLAGS = cli_flags.FLAGS
 
-COMMAND = cli_flags.Command(
+COMMAND = cli_command.Command(
     name="tfx-dcgan pipeline",
     flag_names=(
         "data_dir",
@@ -56,9 +57,9 @@ def configs_from_flags() -> tuple[PipelineConfig, ExperimentConfig, str]:
     Raises:
       ConfigError: a bad flag value (named in the message as the config field).
     """
-    experiment = cli_flags.experiment_from_flags(data_dir="").validate()
+    experiment = cli_command.experiment_from_flags(data_dir="").validate()
     output_dir = os.path.abspath(FLAGS.output_dir)
-    pipeline_config = cli_flags.pipeline_config_from_flags(
+    pipeline_config = cli_command.pipeline_config_from_flags(
         pipeline_root=os.path.abspath(FLAGS.pipeline_root or os.path.join(output_dir, "root")),
         push_base=os.path.join(output_dir, "serving"),
     )
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
 
             distribute.configure_cpu_replicas(experiment.train.cpu_replicas)
     except ConfigError as error:
-        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     logging.info("importing TFX (about a minute)...")
     from tfx import v1 as tfx
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
             ),
         )
     except ConfigError as error:
-        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     if FLAGS.dry_run:
         print(json.dumps(describe_pipeline(built), indent=2, sort_keys=True))

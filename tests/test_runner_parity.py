@@ -234,7 +234,9 @@ def test_bad_pipeline_flags_name_the_flag(data_dir, tmp_path):
 def test_the_environment_flagfile_sets_the_options_without_a_command_line(
     data_dir, tmp_path, monkeypatch
 ):
+    from tfx_dcgan.cli import command as cli_command
     from tfx_dcgan.cli import flags as cli_flags
+    from tfx_dcgan.config import ConfigError
 
     from pipelines import local_runner
 
@@ -245,7 +247,7 @@ def test_the_environment_flagfile_sets_the_options_without_a_command_line(
     )
     monkeypatch.setenv(cli_flags.FLAGFILE_ENV, str(flagfile))
     with flagsaver.flagsaver():
-        cli_flags.parse_environment_flagfile(local_runner.COMMAND)
+        cli_command.parse_environment_flagfile(local_runner.COMMAND)
         pipeline_config, experiment, metadata_path = local_runner.configs_from_flags()
     assert pipeline_config.probe_threshold == 0.5
     assert pipeline_config.data_dir == data_dir
@@ -264,6 +266,6 @@ def test_the_environment_flagfile_sets_the_options_without_a_command_line(
     flagfile.write_text("--workdir=/tmp/x\n")
     with (
         flagsaver.flagsaver(),
-        pytest.raises(cli_flags.ConfigError, match="does not use --workdir"),
+        pytest.raises(ConfigError, match="does not use --workdir"),
     ):
-        cli_flags.parse_environment_flagfile(local_runner.COMMAND)
+        cli_command.parse_environment_flagfile(local_runner.COMMAND)

@@ -1,7 +1,7 @@
 """`tfx-dcgan <command> [flags]`: one console script, one module per command.
 
 Each command is an absl app in its own module; the flags are defined once in `flags.py` and
-each command's `cli_flags.Command` names the ones it reads (so `tfx-dcgan train --help` lists just
+each command's `cli_command.Command` names the ones it reads (so `tfx-dcgan train --help` lists just
 the training flags, and a flag of another command is refused). This dispatcher only picks the
 module, so importing one command never loads another's dependencies (TFX takes ~55 s to import).
 """
@@ -55,13 +55,13 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def run_command(main, argv: list[str] | None, command, doc: str = "") -> None:
-    """Runs an absl `main` as `command` (a `cli_flags.Command`).
+    """Runs an absl `main` as `command` (a `cli_command.Command`).
 
     Applies the command's defaults, reads $TFX_DCGAN_FLAGFILE before the command line, prints
     the command's own `--help` (absl's lists the flags of the program's main module, which for a
     console script is the script stub), and refuses flags of other commands before `main` runs.
     """
-    from tfx_dcgan.cli import flags as cli_flags
+    from tfx_dcgan.cli import command as cli_command
     from tfx_dcgan.config import ConfigError
 
     from absl import app
@@ -81,7 +81,7 @@ def run_command(main, argv: list[str] | None, command, doc: str = "") -> None:
         try:
             command.check_given_flags()
         except ConfigError as error:
-            print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+            print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
             return 2
         return main(args)
 

@@ -29,7 +29,7 @@ import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
-from tfx_dcgan.cli import flags as cli_flags
+from tfx_dcgan.cli import command as cli_command
 from tfx_dcgan.config import ModelConfig
 
 from absl import app, flags
@@ -38,7 +38,7 @@ FLAGS = flags.FLAGS
 
 # The shared flags this command reads (tfx_dcgan/cli/flags.py), with what they mean here; its own
 # flags are defined below.
-COMMAND = cli_flags.Command(
+COMMAND = cli_command.Command(
     name="tfx-dcgan probe",
     flag_names=(
         "workdir",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tfx_dcgan  # noqa: F401  (environment defaults before TensorFlow loads)
 from tfx_dcgan import visualize
-from tfx_dcgan.cli import flags as cli_flags
+from tfx_dcgan.cli import command as cli_command
 
 import grpc
 import numpy as np
@@ -41,7 +41,7 @@ flags.DEFINE_integer("model_version", None, "Pin a model version (default: the l
 flags.DEFINE_float("timeout", 60.0, "Seconds per RPC.", lower_bound=0.1)
 
 
-COMMAND = cli_flags.Command(
+COMMAND = cli_command.Command(
     name="tfx-dcgan sample",
     flag_names=("seed",),
     help_overrides={"seed": "Seed of the server-side noise draw (same seed, same images)."},

@@ -15,6 +15,7 @@ import logging
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
+from tfx_dcgan.cli import command as cli_command
 from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError
 
@@ -22,7 +23,7 @@ from absl import app
 
 FLAGS = cli_flags.FLAGS
 
-COMMAND = cli_flags.Command(
+COMMAND = cli_command.Command(
     name="tfx-dcgan train",
     flag_names=("data_dir", "workdir", *(n for n in cli_flags.EXPERIMENT_FLAGS if n != "data_dir")),
 )
@@ -36,16 +37,16 @@ def main(argv: list[str]) -> int:
         for name in ("data_dir", "workdir"):
             if not FLAGS[name].value:
                 raise ConfigError(f"--{name} is required (see `tfx-dcgan train --help`)")
-        config = cli_flags.experiment_from_flags().validate()
+        config = cli_command.experiment_from_flags().validate()
     except ConfigError as error:
-        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     from tfx_dcgan import input_pipeline, train_lib  # TensorFlow loads here, after flag parsing.
 
     try:
         result = train_lib.train(config, FLAGS.workdir)
     except ConfigError as error:
-        print(f"error: {cli_flags.flag_error_message(error)}", file=sys.stderr)
+        print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     except input_pipeline.DataError as error:
         print(f"error: {error}", file=sys.stderr)
