@@ -228,17 +228,10 @@ def make_image_dataset(
         )
         return tf.data.Dataset.from_tensor_slices(order)
 
-    converted = converted or {}
-    replacement = tf.constant([converted.get(p, b"") for p in paths], tf.string)
-    has_replacement = tf.constant([p in converted for p in paths], tf.bool)
+    read = _make_reader(all_paths, paths, converted or {})
 
     def load(index: tf.Tensor) -> tf.Tensor:
-        encoded = tf.cond(
-            tf.gather(has_replacement, index),
-            lambda: tf.gather(replacement, index),
-            lambda: tf.io.read_file(tf.gather(all_paths, index)),
-        )
-        return image_ops.preprocess_encoded_image(encoded, image_size, channels)
+        return image_ops.preprocess_encoded_image(read(index), image_size, channels)
 
     dataset = (
         tf.data.Dataset.range(start_epoch, 2**62)
@@ -252,3 +245,16 @@ def make_image_dataset(
     # The stream is built from indices, not files: shard by data when distributed over workers.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
+
+
+def _make_reader(all_paths: tf.Tensor, paths, converted: dict[str, bytes]):
+    """index -> encoded bytes: the file, or its PNG conversion for the few that have one."""
+    if not converted:
+        return lambda index: tf.io.read_file(tf.gather(all_paths, index))
+    replacement = tf.constant([converted.get(p, b"") for p in paths], tf.string)
+    has_replacement = tf.constant([p in converted for p in paths], tf.bool)
+    return lambda index: tf.cond(
+        tf.gather(has_replacement, index),
+        lambda: tf.gather(replacement, index),
+        lambda: tf.io.read_file(tf.gather(all_paths, index)),
+    )

@@ -26,7 +26,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from tfx.components.example_gen import utils, write_split
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 LABELS_FILE = "labels.txt"
@@ -95,8 +95,6 @@ def split_configs(
 
 def examples_artifact_with_splits(output_dict: dict[str, list], split_names: list[str]):
     """The single Examples output artifact, its split names set."""
-    from tfx.types import artifact_utils
-
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY]
     )

@@ -92,8 +92,9 @@ def _is_dir(entry: os.DirEntry) -> bool:
 
 
 def _list_local(root: str) -> list[ListedFile]:
-    class_entries = [e for e in _entries(root) if _is_dir(e)]
-    top_files = [e for e in _entries(root) if not _is_dir(e)]
+    top = _entries(root)
+    class_entries = [e for e in top if _is_dir(e)]
+    top_files = [e for e in top if not _is_dir(e)]
     # Every class folder is reserved up front, so no class walks into another's folder through a
     # link; real class folders are walked before symlinked ones.
     seen_dirs = {_identity(root)} | {_identity(e.path) for e in class_entries}

@@ -27,7 +27,6 @@ __all__ = [
     "split_files",
     "is_labelled",
     "hold_out",
-    "find_serving_model_dir",
     "read_model_config",
     "load_trainer_discriminator",
     "load_keras_discriminator",
@@ -237,11 +236,6 @@ def hold_out(
     return data.subset(train_idx), data.subset(test_idx)
 
 
-def find_serving_model_dir(model_uri: str) -> str:
-    """See `artifact.find_serving_model_dir`."""
-    return artifact.find_serving_model_dir(model_uri)
-
-
 def read_model_config(model_dir: str) -> tuple[config_lib.ExperimentConfig, int]:
     """Reads `<model_dir>/model_config.json` as (ExperimentConfig, step).
 
@@ -270,7 +264,7 @@ def load_trainer_discriminator(
     Raises:
       FileNotFoundError: the layout is not the Trainer's (the message names the missing path).
     """
-    model_dir = find_serving_model_dir(model_uri)
+    model_dir = artifact.find_serving_model_dir(model_uri)
     experiment, step = read_model_config(model_dir)
     keras_dir = artifact.paths(model_dir).keras_discriminator
     if not tf.io.gfile.exists(keras_dir):
