@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
 from tfx_dcgan.cli import command as cli_command
@@ -193,91 +194,75 @@ def _data_dirs() -> tuple[str, str]:
     return FLAGS.train_dir, FLAGS.test_dir
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.output_dir:
-        raise app.UsageError("--output_dir is required (rows are stored there as they finish)")
-    logging.getLogger().setLevel(logging.INFO)
-    from tfx_dcgan import input_pipeline, models, probe
-    from tfx_dcgan.probe import baselines, discriminators, supervised
-    from tfx_dcgan.probe import data as probe_data
-
-    train_dir, test_dir = _data_dirs()
-    budgets = _parse_budgets(FLAGS.label_budgets)
-    unknown = set(FLAGS.rows) - set(baselines.ROW_KINDS)
-    if unknown:
-        raise app.UsageError(
-            f"--rows: unknown {sorted(unknown)}; choose from {baselines.ROW_KINDS}"
-        )
+def _parse_seeds_and_grid() -> tuple[tuple[int, ...], tuple[float, ...]]:
     try:
         seeds = tuple(int(s) for s in FLAGS.seeds)
         c_grid = tuple(float(c) for c in FLAGS.c_grid)
     except ValueError as error:
         raise app.UsageError(f"--seeds / --c_grid must be numbers: {error}") from None
+    return seeds, c_grid
 
-    trained = None
+
+def _model_source() -> tuple[ModelConfig, Any]:
+    """(the architecture, the trained D's DiscriminatorSource or None)."""
+    from tfx_dcgan.probe import discriminators
+
     if FLAGS.workdir or FLAGS.discriminator_dir:
         trained = discriminators.load_discriminator_source(
             FLAGS.workdir or "", FLAGS.discriminator_dir
         )
-        model_config = trained.model_config
         print(f"trained D: {trained.description}, step {trained.step}")
-    else:
-        model_config = ModelConfig(
-            image_size=FLAGS.image_size,
-            channels=FLAGS.channels,
-            ndf=FLAGS.ndf,
-            kernel_size=FLAGS.kernel_size,
-        )
-        model_config.validate()
+        return trained.model_config, trained
+    model_config = ModelConfig(
+        image_size=FLAGS.image_size,
+        channels=FLAGS.channels,
+        ndf=FLAGS.ndf,
+        kernel_size=FLAGS.kernel_size,
+    )
+    model_config.validate()
+    return model_config, None
 
-    try:
-        train = probe_data.read_image_folder(
-            train_dir,
+
+def _read_data(train_dir: str, test_dir: str, model_config: ModelConfig) -> Any:
+    """The probe's data (probe.ProbeData) through the protocol the evaluator shares."""
+    from tfx_dcgan import probe
+    from tfx_dcgan.probe import data as probe_data
+
+    def read(folder: str, max_examples: int) -> probe_data.LabelledImages:
+        return probe_data.read_image_folder(
+            folder,
             model_config.image_size,
             model_config.channels,
-            max_examples=FLAGS.max_train_examples,
+            max_examples=max_examples,
             seed=FLAGS.split_seed,
         )
-        if test_dir:
-            test = probe_data.read_image_folder(
-                test_dir,
-                model_config.image_size,
-                model_config.channels,
-                max_examples=FLAGS.max_test_examples,
-                seed=FLAGS.split_seed,
-            )
-            test_source = test_dir
-        else:
-            train, test = probe_data.hold_out(train, FLAGS.test_fraction, FLAGS.split_seed)
-            test_source = (
-                f"{FLAGS.test_fraction:.0%} of {train_dir} held out (seed {FLAGS.split_seed})"
-            )
-    except input_pipeline.DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for name, data in (("train", train), ("test", test)):
-        ok, reason = probe_data.is_labelled(data.labels)
-        if not ok or data.labels.min() < 0:
-            print(
-                f"error: the {name} images cannot be probed: {reason or 'some carry no label'}; "
-                "the probe needs class sub-folders",
-                file=sys.stderr,
-            )
-            return 2
-    if test.class_names and train.class_names and test.class_names != train.class_names:
-        print(
-            f"error: class folders differ between train ({train.class_names}) and test "
-            f"({test.class_names})",
-            file=sys.stderr,
-        )
-        return 2
 
-    config = baselines.BaselineConfig(
+    train = read(train_dir, FLAGS.max_train_examples)
+    test = read(test_dir, FLAGS.max_test_examples) if test_dir else None
+    return probe.prepare_probe_data(
+        train,
+        test,
+        test_fraction=FLAGS.test_fraction,
+        seed=FLAGS.split_seed,
+        train_name=train_dir,
+        test_name=test_dir,
+        allow_unlabelled_train=False,
+    )
+
+
+def _baseline_config(seeds: tuple[int, ...], c_grid: tuple[float, ...]) -> Any:
+    from tfx_dcgan import probe
+    from tfx_dcgan.probe import baselines, supervised
+
+    unknown = set(FLAGS.rows) - set(baselines.ROW_KINDS)
+    if unknown:
+        raise app.UsageError(
+            f"--rows: unknown {sorted(unknown)}; choose from {baselines.ROW_KINDS}"
+        )
+    return baselines.BaselineConfig(
         output_dir=FLAGS.output_dir,
         kinds=tuple(k for k in baselines.ROW_KINDS if k in FLAGS.rows),
-        label_budgets=budgets,
+        label_budgets=_parse_budgets(FLAGS.label_budgets),
         seeds=seeds,
         probe=probe.ProbeConfig(
             c_grid=c_grid,
@@ -294,11 +279,17 @@ def main(argv: list[str]) -> int:
             beta1=FLAGS.supervised_beta1,
         ),
     )
-    run_key = {
+
+
+def _run_key(
+    train_dir: str, data: Any, model_config: ModelConfig, trained: Any, c_grid: tuple[float, ...]
+) -> dict[str, Any]:
+    """What the stored rows depend on: rows of another key are refused (baselines)."""
+    return {
         "train": os.path.abspath(train_dir),
-        "test": test_source,
-        "num_train": len(train),
-        "num_test": len(test),
+        "test": data.test_source,
+        "num_train": len(data.train),
+        "num_test": len(data.test),
         "model_config": {
             "image_size": model_config.image_size,
             "channels": model_config.channels,
@@ -317,20 +308,46 @@ def main(argv: list[str]) -> int:
             FLAGS.supervised_learning_rate,
         ],
     }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.output_dir:
+        raise app.UsageError("--output_dir is required (rows are stored there as they finish)")
+    logging.getLogger().setLevel(logging.INFO)
+    from tfx_dcgan import input_pipeline, models, probe
+    from tfx_dcgan.probe import baselines
+
+    train_dir, test_dir = _data_dirs()
+    seeds, c_grid = _parse_seeds_and_grid()
+    config = _baseline_config(seeds, c_grid)
+    model_config, trained = _model_source()
+    try:
+        data = _read_data(train_dir, test_dir, model_config)
+    except input_pipeline.DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except probe.ProbeError as error:
+        print(f"error: {error}; the probe needs class sub-folders", file=sys.stderr)
+        return 2
     try:
         rows = baselines.run_baselines(
-            train,
-            test,
+            data.train,
+            data.test,
             config,
             model_config=model_config,
             trained=trained,
-            run_key=run_key,
+            run_key=_run_key(train_dir, data, model_config, trained, c_grid),
             random_seed=FLAGS.random_seed,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"\ntrain: {train_dir} ({len(train)} images); test: {test_source} ({len(test)} images)")
+    print(
+        f"\ntrain: {train_dir} ({len(data.train)} images); "
+        f"test: {data.test_source} ({len(data.test)} images)"
+    )
     print(
         f"architecture: {model_config.image_size}x{model_config.image_size}x"
         f"{model_config.channels}, ndf={model_config.ndf}, kernel {model_config.kernel_size}; "

@@ -33,7 +33,9 @@ Three choices here make the number mean what it should:
       alpha=1/(C n), average=True)`, the same objective scaled by 1/(C n), float32, no copy.
 
 Everything here is plain functions on NumPy arrays and Keras models: the TFX component
-(`components/feature_probe_evaluator`) and the baseline tools (`baselines.py`) both call `run_probe`.
+(`components/feature_probe_evaluator`) and `tfx-dcgan probe` share the data set-up and the probe
+(`protocol.py`: `prepare_probe_data`, `run_probe_on_data`); the baseline table (`baselines.py`)
+calls `probe_features` on features it extracts once per discriminator.
 """
 
 from tfx_dcgan.probe.config import (
@@ -50,7 +52,14 @@ from tfx_dcgan.probe.features import (
     reestimate_batch_norm,
     standardize_features,
 )
-from tfx_dcgan.probe.protocol import prepare_feature_model, probe_features, run_probe
+from tfx_dcgan.probe.protocol import (
+    ProbeData,
+    prepare_feature_model,
+    prepare_probe_data,
+    probe_features,
+    run_probe,
+    run_probe_on_data,
+)
 from tfx_dcgan.probe.svm import (
     PrimalL2Svm,
     evaluate_classifier,
@@ -80,4 +89,7 @@ __all__ = [
     "probe_features",
     "prepare_feature_model",
     "run_probe",
+    "ProbeData",
+    "prepare_probe_data",
+    "run_probe_on_data",
 ]

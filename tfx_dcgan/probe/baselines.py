@@ -110,6 +110,174 @@ def _check_run_key(output_dir: str, run_key: dict[str, Any]) -> None:
         _write_json_atomically(path, run_key)
 
 
+@dataclasses.dataclass
+class _TableInputs:
+    """What every row of one table reads."""
+
+    train: probe_data.LabelledImages
+    test: probe_data.LabelledImages
+    config: BaselineConfig
+    model_config: ModelConfig
+    trained: DiscriminatorSource | None
+    random_seed: int
+    num_classes: int
+    class_names: list[str]
+
+
+class _FeatureCache:
+    """Standardised train/test features of one discriminator at a time (they are large)."""
+
+    def __init__(self, inputs: _TableInputs) -> None:
+        self._inputs = inputs
+        self._kind = ""
+        self._value: tuple[np.ndarray, np.ndarray, dict[str, float]] | None = None
+
+    def _discriminator(self, kind: str) -> Any:
+        inputs = self._inputs
+        if kind == "probe_trained":
+            return inputs.trained.discriminator
+        return models.build_discriminator(inputs.model_config, seed=inputs.random_seed)
+
+    def get(self, kind: str) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """(train features [N, F], test features [M, F], timings) of `kind`'s D."""
+        if kind != self._kind or self._value is None:
+            self._value = None  # free the previous D's features first
+            inputs, probe_config = self._inputs, self._inputs.config.probe
+            start = time.perf_counter()
+            feature_model, bn_s = probe.prepare_feature_model(
+                self._discriminator(kind), inputs.train.images, probe_config
+            )
+            train_features = probe.extract_features(
+                feature_model, inputs.train.images, batch_size=probe_config.batch_size, name="train"
+            )
+            test_features = probe.extract_features(
+                feature_model, inputs.test.images, batch_size=probe_config.batch_size, name="test"
+            )
+            probe.standardize_features(train_features, test_features)
+            timings = {
+                "bn_reestimation_s": round(bn_s, 1),
+                "features_s": round(time.perf_counter() - start - bn_s, 1),
+            }
+            self._kind, self._value = kind, (train_features, test_features, timings)
+        return self._value
+
+
+def _supervised_row(
+    inputs: _TableInputs, subset: np.ndarray, budget: int, seed: int
+) -> dict[str, Any]:
+    supervised_config = inputs.config.supervised
+    steps = supervised_config.few_label_steps if budget else supervised_config.steps
+    network, info = train_supervised_classifier(
+        inputs.train.images[subset],
+        inputs.train.labels[subset],
+        inputs.model_config,
+        inputs.num_classes,
+        supervised_config,
+        steps,
+        seed,
+    )
+    predictions = predict_classes(network, inputs.test.images)
+    return {
+        "status": "ok",
+        "accuracy": float(np.mean(predictions == inputs.test.labels)),
+        "budget": {
+            "network_steps": info["steps"],
+            "network_train_wall_s": info["train_wall_s"],
+            "batch_size": supervised_config.batch_size,
+        },
+        "details": {"final_train_loss": info["final_loss"]},
+    }
+
+
+def _gan_budget(inputs: _TableInputs, kind: str) -> dict[str, Any]:
+    if kind == "probe_trained":
+        return {
+            "gan_steps": inputs.trained.step,
+            "gan_train_wall_s": inputs.trained.train_wall_s,
+            "source": inputs.trained.description,
+        }
+    return {
+        "gan_steps": 0,
+        "gan_train_wall_s": 0.0,
+        "source": f"random init seed {inputs.random_seed}",
+    }
+
+
+def _probe_row(
+    inputs: _TableInputs,
+    features: _FeatureCache,
+    kind: str,
+    subset: np.ndarray,
+    budget: int,
+    seed: int,
+) -> dict[str, Any]:
+    train_features, test_features, timings = features.get(kind)
+    validation_fraction = inputs.config.probe.validation_fraction
+    statistics = (
+        f"BN and standardisation statistics from all {len(inputs.train)} train images "
+        "(labels unused); C chosen with the fit part of "
+        + (f"the {len(subset)} labelled images" if budget else "train")
+        + f" re-standardised without its {validation_fraction:.0%} held out"
+    )
+    result = probe.probe_features(
+        train_features if not budget else train_features[subset],
+        inputs.train.labels[subset],
+        test_features,
+        inputs.test.labels,
+        dataclasses.replace(inputs.config.probe, seed=seed),
+        class_names=inputs.class_names,
+        standardize=False,
+        labels_per_class=budget or None,
+        timings=dict(timings),
+    )
+    return {
+        "statistics": statistics,
+        "status": "ok",
+        "accuracy": result.accuracy,
+        "budget": _gan_budget(inputs, kind),
+        "details": {
+            "chosen_c": result.chosen_c,
+            "validation_accuracy": result.validation_accuracy,
+            "feature_size": result.feature_size,
+            "solver": result.solver,
+            "per_class_accuracy": result.to_dict()["per_class_accuracy"],
+            "timings": result.timings,
+        },
+    }
+
+
+def _compute_row(
+    inputs: _TableInputs, features: _FeatureCache, kind: str, budget: int, seed: int
+) -> dict[str, Any]:
+    """One row: its labelled subset, then the supervised network or the probe on it."""
+    start = time.perf_counter()
+    row: dict[str, Any] = {
+        "row_id": _row_id(kind, budget, seed),
+        "kind": kind,
+        "method": _KIND_TITLES[kind],
+        "labels_per_class": budget or None,
+        "seed": seed,
+    }
+    if budget:
+        try:
+            subset = probe.few_label_indices(inputs.train.labels, budget, seed)
+        except probe.ProbeError as error:
+            row.update(status="skipped", reason=str(error))
+            log.warning("row %s skipped: %s", row["row_id"], error)
+            return row
+    else:
+        subset = np.arange(len(inputs.train))
+    row["num_train_labels"] = int(len(subset))
+    row["num_test"] = int(len(inputs.test))
+    if kind == "supervised":
+        row.update(_supervised_row(inputs, subset, budget, seed))
+    else:
+        row.update(_probe_row(inputs, features, kind, subset, budget, seed))
+    row["row_wall_s"] = round(time.perf_counter() - start, 1)
+    log.info("row %s: accuracy %.4f (%.0f s)", row["row_id"], row["accuracy"], row["row_wall_s"])
+    return row
+
+
 def run_baselines(
     train: probe_data.LabelledImages,
     test: probe_data.LabelledImages,
@@ -138,40 +306,24 @@ def run_baselines(
     os.makedirs(os.path.join(config.output_dir, "rows"), exist_ok=True)
     _check_run_key(config.output_dir, run_key or {})
     num_classes = int(max(train.labels.max(), test.labels.max())) + 1
-    class_names = train.class_names or [str(i) for i in range(num_classes)]
+    inputs = _TableInputs(
+        train=train,
+        test=test,
+        config=config,
+        model_config=model_config,
+        trained=trained,
+        random_seed=random_seed,
+        num_classes=num_classes,
+        class_names=train.class_names or [str(i) for i in range(num_classes)],
+    )
     kinds = [k for k in config.kinds if k != "probe_trained" or trained is not None]
     if "probe_trained" in config.kinds and trained is None:
         log.warning("no trained D (--workdir / --discriminator_dir): probe_trained rows left out")
-    plan = [(k, b, s) for k in kinds for b in config.label_budgets for s in config.seeds]
+    features = _FeatureCache(inputs)
     rows: list[dict[str, Any]] = []
-    features_cache: dict[str, tuple[np.ndarray, np.ndarray, dict[str, float]]] = {}
-
-    def probe_inputs(kind: str) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        if kind not in features_cache:
-            features_cache.clear()  # one D's features in memory at a time
-            if kind == "probe_trained":
-                discriminator = trained.discriminator
-            else:
-                discriminator = models.build_discriminator(model_config, seed=random_seed)
-            start = time.perf_counter()
-            feature_model, bn_s = probe.prepare_feature_model(
-                discriminator, train.images, config.probe
-            )
-            train_features = probe.extract_features(
-                feature_model, train.images, batch_size=config.probe.batch_size, name="train"
-            )
-            test_features = probe.extract_features(
-                feature_model, test.images, batch_size=config.probe.batch_size, name="test"
-            )
-            probe.standardize_features(train_features, test_features)
-            timings = {
-                "bn_reestimation_s": round(bn_s, 1),
-                "features_s": round(time.perf_counter() - start - bn_s, 1),
-            }
-            features_cache[kind] = (train_features, test_features, timings)
-        return features_cache[kind]
-
-    for kind, budget, seed in plan:
+    for kind, budget, seed in (
+        (k, b, s) for k in kinds for b in config.label_budgets for s in config.seeds
+    ):
         row_id = _row_id(kind, budget, seed)
         path = os.path.join(config.output_dir, "rows", f"{row_id}.json")
         if os.path.exists(path):
@@ -180,108 +332,14 @@ def run_baselines(
             log.info("row %s: done earlier, skipped", row_id)
             continue
         log.info("row %s: computing", row_id)
-        start = time.perf_counter()
-        row: dict[str, Any] = {
-            "row_id": row_id,
-            "kind": kind,
-            "method": _KIND_TITLES[kind],
-            "labels_per_class": budget or None,
-            "seed": seed,
-        }
-        if budget:
-            try:
-                subset = probe.few_label_indices(train.labels, budget, seed)
-            except probe.ProbeError as error:
-                row.update(status="skipped", reason=str(error))
-                _write_json_atomically(path, row)
-                rows.append(row)
-                log.warning("row %s skipped: %s", row_id, error)
-                continue
-        else:
-            subset = np.arange(len(train))
-        row["num_train_labels"] = int(len(subset))
-        row["num_test"] = int(len(test))
-        if kind == "supervised":
-            steps = config.supervised.few_label_steps if budget else config.supervised.steps
-            network, info = train_supervised_classifier(
-                train.images[subset],
-                train.labels[subset],
-                model_config,
-                num_classes,
-                config.supervised,
-                steps,
-                seed,
-            )
-            predictions = predict_classes(network, test.images)
-            accuracy = float(np.mean(predictions == test.labels))
-            row.update(
-                status="ok",
-                accuracy=accuracy,
-                budget={
-                    "network_steps": info["steps"],
-                    "network_train_wall_s": info["train_wall_s"],
-                    "batch_size": config.supervised.batch_size,
-                },
-                details={"final_train_loss": info["final_loss"]},
-            )
-        else:
-            train_features, test_features, timings = probe_inputs(kind)
-            probe_config = dataclasses.replace(config.probe, seed=seed)
-            chosen = train_features if not budget else train_features[subset]
-            row["statistics"] = (
-                f"BN and standardisation statistics from all {len(train)} train images "
-                "(labels unused); C chosen with the fit part of "
-                + (f"the {len(subset)} labelled images" if budget else "train")
-                + f" re-standardised without its {config.probe.validation_fraction:.0%} "
-                "held out"
-            )
-            result = probe.probe_features(
-                chosen,
-                train.labels[subset],
-                test_features,
-                test.labels,
-                probe_config,
-                class_names=class_names,
-                standardize=False,
-                labels_per_class=budget or None,
-                timings=dict(timings),
-            )
-            gan = (
-                {
-                    "gan_steps": trained.step,
-                    "gan_train_wall_s": trained.train_wall_s,
-                    "source": trained.description,
-                }
-                if kind == "probe_trained"
-                else {
-                    "gan_steps": 0,
-                    "gan_train_wall_s": 0.0,
-                    "source": f"random init seed {random_seed}",
-                }
-            )
-            row.update(
-                status="ok",
-                accuracy=result.accuracy,
-                budget=gan,
-                details={
-                    "chosen_c": result.chosen_c,
-                    "validation_accuracy": result.validation_accuracy,
-                    "feature_size": result.feature_size,
-                    "solver": result.solver,
-                    "per_class_accuracy": result.to_dict()["per_class_accuracy"],
-                    "timings": result.timings,
-                },
-            )
-        row["row_wall_s"] = round(time.perf_counter() - start, 1)
+        row = _compute_row(inputs, features, kind, budget, seed)
         _write_json_atomically(path, row)
         rows.append(row)
-        log.info("row %s: accuracy %.4f (%.0f s)", row_id, row["accuracy"], row["row_wall_s"])
     _write_json_atomically(
         os.path.join(config.output_dir, "results.json"), {"run_key": run_key or {}, "rows": rows}
     )
-    table = format_table(rows)
     with open(os.path.join(config.output_dir, "results.md"), "w") as stream:
-        stream.write(table + "\n")
+        stream.write(format_table(rows) + "\n")
     return rows
 
 

@@ -13,8 +13,9 @@ import logging
 import os
 from collections.abc import Sequence
 
-from tfx_dcgan import artifact, features, image_ops, input_pipeline, models, probe
+from tfx_dcgan import artifact, features, image_ops, input_pipeline, models
 from tfx_dcgan import config as config_lib
+from tfx_dcgan.probe.svm import stratified_split
 
 import numpy as np
 import tensorflow as tf
@@ -232,7 +233,7 @@ def hold_out(
     data: LabelledImages, fraction: float, seed: int = 0
 ) -> tuple[LabelledImages, LabelledImages]:
     """Splits labelled data into (train, test) with `fraction` of each class in test (seeded)."""
-    train_idx, test_idx = probe.stratified_split(data.labels, fraction, seed)
+    train_idx, test_idx = stratified_split(data.labels, fraction, seed)
     return data.subset(train_idx), data.subset(test_idx)
 
 

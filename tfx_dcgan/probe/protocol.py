@@ -1,7 +1,16 @@
-"""The whole probe: features in, fitted and scored L2-SVM out (`probe_features`, `run_probe`)."""
+"""The probe's protocol, shared by `tfx-dcgan probe` and the FeatureProbeEvaluator.
+
+* `prepare_probe_data`: the data set-up. Checks that train and test can be probed, holds out a
+  stratified test part when there is no test set, and records in `ProbeData.notes` where every
+  statistic comes from.
+* `run_probe_on_data`: BN statistics re-estimated on all train images, the SVM fitted on the
+  labelled ones, scored on test.
+* `run_probe` / `probe_features`: the same on bare arrays (images in, or features in).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -12,6 +21,7 @@ from tfx_dcgan.probe.config import (
     ProbeError,
     ProbeResult,
 )
+from tfx_dcgan.probe.data import LabelledImages, hold_out, is_labelled
 from tfx_dcgan.probe.features import extract_features, reestimate_batch_norm, standardize_features
 from tfx_dcgan.probe.svm import evaluate_classifier, fit_linear_svm
 
@@ -172,6 +182,136 @@ def run_probe(
         config,
         class_names=class_names,
         notes=notes,
+        timings=timings,
+        bn_reestimated=config.reestimate_batch_norm,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# The data set-up
+
+
+@dataclasses.dataclass
+class ProbeData:
+    """Train and test images checked for the probe.
+
+    Attributes:
+      train: the train images; BN statistics come from all of them, the SVM from those with a
+        label (>= 0).
+      test: the test images, every one labelled.
+      test_source: where test came from, for people ("test", "20% of train held out (seed 0)").
+      notes: caveats carried into the ProbeResult.
+    """
+
+    train: LabelledImages
+    test: LabelledImages
+    test_source: str
+    notes: list[str]
+
+    @property
+    def labelled_train_indices(self) -> np.ndarray:
+        """int64 [K]: the train rows the SVM is fitted on."""
+        return np.flatnonzero(self.train.labels >= 0)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.train.class_names or self.test.class_names
+
+
+def prepare_probe_data(
+    train: LabelledImages,
+    test: LabelledImages | None,
+    *,
+    test_fraction: float,
+    seed: int,
+    train_name: str = "train",
+    test_name: str = "test",
+    no_test_reason: str = "no test set",
+    allow_unlabelled_train: bool = True,
+) -> ProbeData:
+    """Checks the data and holds out a test part when `test` is None.
+
+    Args:
+      train: labelled train images (uint8); unlabelled rows (-1) are kept for BN statistics only.
+      test: the test images, or None to hold out `test_fraction` of each class of train's
+        labelled rows (seeded by `seed`; the held-out images are then out of BN statistics too).
+      train_name, test_name: how the messages name the two sets.
+      no_test_reason: the note's opening words when test is held out.
+      allow_unlabelled_train: False refuses any unlabelled train image.
+
+    Returns:
+      ProbeData.
+
+    Raises:
+      ProbeError: a sentence naming the set and what is wrong (no labels, one class, unlabelled
+        test images, class names that differ between train and test).
+    """
+    ok, reason = is_labelled(train.labels)
+    if not ok:
+        raise ProbeError(f"{train_name} cannot train a classifier: {reason}")
+    unlabelled = int(np.sum(train.labels < 0))
+    if unlabelled and not allow_unlabelled_train:
+        raise ProbeError(f"{train_name}: {unlabelled} images carry no label")
+    notes = []
+    if test is None:
+        labelled = train.subset(np.flatnonzero(train.labels >= 0))
+        train, test = hold_out(labelled, test_fraction, seed)
+        unlabelled = 0
+        test_source = f"{test_fraction:.0%} of {train_name} held out (seed {seed})"
+        notes.append(
+            f"{no_test_reason}: tested on a stratified {test_fraction:.0%} of {train_name} held "
+            "out from the probe's training (BN statistics and SVM use only the rest)"
+        )
+    else:
+        ok, reason = is_labelled(test.labels)
+        if ok and np.any(test.labels < 0):
+            ok, reason = False, "some test examples carry no label"
+        if not ok:
+            raise ProbeError(f"{test_name} is not labelled: {reason}")
+        if test.class_names and train.class_names and test.class_names != train.class_names:
+            raise ProbeError(
+                f"class names differ between {train_name} ({train.class_names}) and "
+                f"{test_name} ({test.class_names})"
+            )
+        test_source = test_name
+    if unlabelled:
+        notes.append(f"{unlabelled} unlabelled train examples left out of the SVM fit")
+    return ProbeData(train, test, test_source, notes)
+
+
+def run_probe_on_data(
+    discriminator: tf.keras.Model, data: ProbeData, config: ProbeConfig
+) -> ProbeResult:
+    """The probe on checked data: BN on all train images, SVM on the labelled ones, test scored."""
+    labelled = data.labelled_train_indices
+    if len(labelled) == len(data.train):
+        return run_probe(
+            discriminator,
+            data.train.images,
+            data.train.labels,
+            data.test.images,
+            data.test.labels,
+            config,
+            class_names=data.class_names,
+            notes=data.notes,
+        )
+    start = time.perf_counter()
+    feature_model, bn_s = prepare_feature_model(discriminator, data.train.images, config)
+    train_features = extract_features(
+        feature_model, data.train.images[labelled], batch_size=config.batch_size, name="train"
+    )
+    test_features = extract_features(
+        feature_model, data.test.images, batch_size=config.batch_size, name="test"
+    )
+    timings = {"bn_reestimation_s": bn_s, "total_s": time.perf_counter() - start}
+    return probe_features(
+        train_features,
+        data.train.labels[labelled],
+        test_features,
+        data.test.labels,
+        config,
+        class_names=data.class_names,
+        notes=data.notes,
         timings=timings,
         bn_reestimated=config.reestimate_batch_norm,
     )

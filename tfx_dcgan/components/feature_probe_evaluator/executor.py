@@ -27,7 +27,6 @@ from typing import Any
 from tfx_dcgan import probe
 from tfx_dcgan.probe import data as probe_data
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 from tfx.dsl.components.base import base_executor
@@ -143,6 +142,59 @@ class ProbeSettings:
             raise ValueError(f"FeatureProbeEvaluator exec properties: {error}") from error
 
 
+def _read_split(
+    examples_uri: str, split: str, model_cfg: Any, max_examples: int, seed: int
+) -> probe_data.LabelledImages:
+    return probe_data.read_examples(
+        os.path.join(examples_uri, f"Split-{split}"),
+        model_cfg.image_size,
+        model_cfg.channels,
+        max_examples=max_examples,
+        seed=seed,
+    )
+
+
+def _test_split(settings: ProbeSettings, split_names: list[str]) -> str:
+    """The split to test on, or "" when there is none (a part of train is then held out)."""
+    wanted = settings.test_split or next(
+        (name for name in AUTO_TEST_SPLITS if name in split_names), ""
+    )
+    return wanted if wanted in split_names else ""
+
+
+def _read_probe_data(
+    examples_uri: str, split_names: list[str], model_cfg: Any, settings: ProbeSettings
+) -> probe.ProbeData:
+    """The shared protocol's data set-up on the ingest's splits (see probe.prepare_probe_data)."""
+    if settings.train_split not in split_names:
+        raise ValueError(
+            f"examples have splits {split_names}; the train split {settings.train_split!r} "
+            f"(exec property {TRAIN_SPLIT_KEY!r}) is not among them"
+        )
+    seed = settings.probe.seed
+    train = _read_split(
+        examples_uri, settings.train_split, model_cfg, settings.max_train_examples, seed
+    )
+    test_split = _test_split(settings, split_names)
+    test = None
+    if test_split and probe_data.is_labelled(train.labels)[0]:
+        test = _read_split(examples_uri, test_split, model_cfg, settings.max_test_examples, seed)
+    wanted = (
+        repr(settings.test_split)
+        if settings.test_split
+        else " or ".join(map(repr, AUTO_TEST_SPLITS))
+    )
+    return probe.prepare_probe_data(
+        train,
+        test,
+        test_fraction=settings.test_fraction,
+        seed=seed,
+        train_name=f"split {settings.train_split!r}",
+        test_name=f"test split {test_split!r}",
+        no_test_reason=f"no {wanted} split in {split_names}",
+    )
+
+
 def evaluate_trainer_model(
     examples_uri: str,
     split_names: list[str],
@@ -164,7 +216,6 @@ def evaluate_trainer_model(
     """
     start = time.perf_counter()
     discriminator, experiment, step, model_dir = probe_data.load_trainer_discriminator(model_uri)
-    model_cfg = experiment.model
     payload: dict[str, Any] = {
         "status": "skipped",
         "reason": "",
@@ -173,73 +224,22 @@ def evaluate_trainer_model(
         "model": {"uri": model_dir, "step": step, "model_config": experiment.to_dict()["model"]},
         "data": {"examples_uri": examples_uri, "splits": list(split_names)},
     }
-    if settings.train_split not in split_names:
-        raise ValueError(
-            f"examples have splits {split_names}; the train split {settings.train_split!r} "
-            f"(exec property {TRAIN_SPLIT_KEY!r}) is not among them"
-        )
-    train = probe_data.read_examples(
-        os.path.join(examples_uri, f"Split-{settings.train_split}"),
-        model_cfg.image_size,
-        model_cfg.channels,
-        max_examples=settings.max_train_examples,
-        seed=settings.probe.seed,
-    )
-    ok, reason = probe_data.is_labelled(train.labels)
-    if not ok:
-        payload["reason"] = (
-            f"probe skipped: split {settings.train_split!r} cannot train a classifier: {reason}"
-        )
-        payload["data"]["num_train"] = len(train)
+    try:
+        data = _read_probe_data(examples_uri, split_names, experiment.model, settings)
+    except probe.ProbeError as error:
+        payload["reason"] = f"probe skipped: {error}"
         logging.warning("FeatureProbeEvaluator: %s", payload["reason"])
         return payload
-    notes = []
-    test_split = settings.test_split or next(
-        (name for name in AUTO_TEST_SPLITS if name in split_names), ""
-    )
-    if test_split and test_split in split_names:
-        test = probe_data.read_examples(
-            os.path.join(examples_uri, f"Split-{test_split}"),
-            model_cfg.image_size,
-            model_cfg.channels,
-            max_examples=settings.max_test_examples,
-            seed=settings.probe.seed,
-        )
-        test_name = test_split
-        test_ok, test_reason = probe_data.is_labelled(test.labels)
-        if np.any(test.labels < 0):
-            test_ok, test_reason = False, "some test examples carry no label"
-        if not test_ok:
-            payload["reason"] = (
-                f"probe skipped: test split {test_split!r} is not labelled: {test_reason}"
-            )
-            logging.warning("FeatureProbeEvaluator: %s", payload["reason"])
-            return payload
-    else:
-        labelled = train.subset(np.flatnonzero(train.labels >= 0))
-        train, test = probe_data.hold_out(labelled, settings.test_fraction, settings.probe.seed)
-        test_name = f"{settings.train_split} (held out {settings.test_fraction:.0%})"
-        wanted = repr(test_split) if test_split else " or ".join(map(repr, AUTO_TEST_SPLITS))
-        notes.append(
-            f"no {wanted} split in {split_names}: tested on a stratified "
-            f"{settings.test_fraction:.0%} of {settings.train_split!r} held out from the probe's "
-            "training (BN statistics and SVM use only the rest)"
-        )
-    if np.any(train.labels < 0):
-        count = int(np.sum(train.labels < 0))
-        notes.append(f"{count} unlabelled train examples left out of the SVM fit")
-    # BN statistics come from all real train images; the SVM from the labelled ones.
-    labelled_idx = np.flatnonzero(train.labels >= 0)
-    class_names = train.class_names or test.class_names
-    result = _run(discriminator, train, labelled_idx, test, settings.probe, class_names, notes)
+    result = probe.run_probe_on_data(discriminator, data, settings.probe)
     payload["status"] = "ok"
     payload["probe"] = result.to_dict()
     payload["data"].update(
         train_split=settings.train_split,
-        test_split=test_name,
+        test_split=_test_split(settings, split_names)
+        or f"{settings.train_split} (held out {settings.test_fraction:.0%})",
         num_train=result.num_train,
         num_test=result.num_test,
-        skipped_undecodable=train.skipped + test.skipped,
+        skipped_undecodable=data.train.skipped + data.test.skipped,
     )
     blessed = result.accuracy >= settings.accuracy_threshold
     payload["blessed"] = blessed
@@ -251,48 +251,6 @@ def evaluate_trainer_model(
     payload["timings"] = {"total_s": round(time.perf_counter() - start, 3)}
     logging.info("FeatureProbeEvaluator: %s", payload["reason"])
     return payload
-
-
-def _run(
-    discriminator: tf.keras.Model,
-    train: probe_data.LabelledImages,
-    labelled_idx: np.ndarray,
-    test: probe_data.LabelledImages,
-    config: probe.ProbeConfig,
-    class_names: list[str],
-    notes: list[str],
-) -> probe.ProbeResult:
-    if len(labelled_idx) == len(train):
-        return probe.run_probe(
-            discriminator,
-            train.images,
-            train.labels,
-            test.images,
-            test.labels,
-            config,
-            class_names=class_names,
-            notes=notes,
-        )
-    start = time.perf_counter()
-    feature_model, bn_s = probe.prepare_feature_model(discriminator, train.images, config)
-    train_features = probe.extract_features(
-        feature_model, train.images[labelled_idx], batch_size=config.batch_size, name="train"
-    )
-    test_features = probe.extract_features(
-        feature_model, test.images, batch_size=config.batch_size, name="test"
-    )
-    timings = {"bn_reestimation_s": bn_s, "total_s": time.perf_counter() - start}
-    return probe.probe_features(
-        train_features,
-        train.labels[labelled_idx],
-        test_features,
-        test.labels,
-        config,
-        class_names=class_names,
-        notes=notes,
-        timings=timings,
-        bn_reestimated=config.reestimate_batch_norm,
-    )
 
 
 def write_outcome(payload: dict[str, Any], evaluation_uri: str, blessing_uri: str) -> None:
