@@ -157,7 +157,6 @@ def export_generator(
             f"generator takes z of size {generator.input_shape[-1]}, model_config.z_dim is {z_dim}"
         )
     batch_limit = int(batch_limit)
-    noise = model_config.noise
 
     def run_generator(z: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.cast(generator(z, training=False), tf.float32)
@@ -168,6 +167,36 @@ def export_generator(
         with tf.control_dependencies(_check_batch(tf.shape(z)[0], batch_limit, "z")):
             z = tf.identity(z)
         return run_generator(z)
+
+    @tf.function(input_signature=[])
+    def metadata():
+        return _config_tensors(model_config, step, batch_limit)
+
+    module = tf.Module()
+    module.generator = generator
+    signatures = {
+        "serving_default": serve,
+        "generate": _generate_signature(run_generator, model_config, batch_limit),
+        "interpolate": _interpolate_signature(run_generator, z_dim, batch_limit),
+        "metadata": metadata,
+    }
+    payload = {
+        "model": dataclasses.asdict(model_config),
+        "step": int(step),
+        "batch_limit": batch_limit,
+        "signatures": list(GENERATOR_SIGNATURES),
+    }
+    return _save_atomically(module, signatures, export_dir, payload)
+
+
+GeneratorFn = Callable[[tf.Tensor], dict[str, tf.Tensor]]
+
+
+def _generate_signature(
+    run_generator: GeneratorFn, model_config: ModelConfig, batch_limit: int
+) -> tf.types.experimental.GenericFunction:
+    """`generate(seed, count)`: `count` images from z drawn statelessly from `seed`."""
+    z_dim, noise = model_config.z_dim, model_config.noise
 
     @tf.function(
         input_signature=[
@@ -191,6 +220,36 @@ def export_generator(
         outputs["z"] = z
         return outputs
 
+    return generate
+
+
+def _interpolation_checks(
+    z0: tf.Tensor, z1: tf.Tensor, steps: tf.Tensor, z_dim: int, batch_limit: int
+) -> list[tf.Operation]:
+    checks = _check_batch(steps, batch_limit, "steps") + [
+        tf.debugging.assert_greater_equal(
+            steps, tf.constant(2, tf.int64), message="steps: must be >= 2 (both ends included)"
+        )
+    ]
+    for name, z in (("z0", z0), ("z1", z1)):
+        checks += [
+            tf.debugging.assert_equal(
+                tf.size(z),
+                z_dim,
+                message=f"{name}: must hold z_dim={z_dim} values ([z_dim] or [1, z_dim])",
+            ),
+            tf.debugging.assert_less_equal(
+                tf.rank(z), 2, message=f"{name}: must have shape [z_dim] or [1, z_dim]"
+            ),
+        ]
+    return checks
+
+
+def _interpolate_signature(
+    run_generator: GeneratorFn, z_dim: int, batch_limit: int
+) -> tf.types.experimental.GenericFunction:
+    """`interpolate(z0, z1, steps)`: images along the straight line from z0 to z1, ends included."""
+
     @tf.function(
         input_signature=[
             tf.TensorSpec(None, tf.float32, name="z0"),
@@ -199,28 +258,7 @@ def export_generator(
         ]
     )
     def interpolate(z0, z1, steps):
-        checks = _check_batch(steps, batch_limit, "steps") + [
-            tf.debugging.assert_greater_equal(
-                steps, tf.constant(2, tf.int64), message="steps: must be >= 2 (both ends included)"
-            ),
-            tf.debugging.assert_equal(
-                tf.size(z0),
-                z_dim,
-                message=f"z0: must hold z_dim={z_dim} values ([z_dim] or [1, z_dim])",
-            ),
-            tf.debugging.assert_equal(
-                tf.size(z1),
-                z_dim,
-                message=f"z1: must hold z_dim={z_dim} values ([z_dim] or [1, z_dim])",
-            ),
-            tf.debugging.assert_less_equal(
-                tf.rank(z0), 2, message="z0: must have shape [z_dim] or [1, z_dim]"
-            ),
-            tf.debugging.assert_less_equal(
-                tf.rank(z1), 2, message="z1: must have shape [z_dim] or [1, z_dim]"
-            ),
-        ]
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(_interpolation_checks(z0, z1, steps, z_dim, batch_limit)):
             start = tf.reshape(z0, [1, z_dim])
             end = tf.reshape(z1, [1, z_dim])
             alphas = tf.reshape(tf.linspace(0.0, 1.0, tf.cast(steps, tf.int32)), [-1, 1])
@@ -229,25 +267,7 @@ def export_generator(
         outputs["z"] = z
         return outputs
 
-    @tf.function(input_signature=[])
-    def metadata():
-        return _config_tensors(model_config, step, batch_limit)
-
-    module = tf.Module()
-    module.generator = generator
-    signatures = {
-        "serving_default": serve,
-        "generate": generate,
-        "interpolate": interpolate,
-        "metadata": metadata,
-    }
-    payload = {
-        "model": dataclasses.asdict(model_config),
-        "step": int(step),
-        "batch_limit": batch_limit,
-        "signatures": list(GENERATOR_SIGNATURES),
-    }
-    return _save_atomically(module, signatures, export_dir, payload)
+    return interpolate
 
 
 def _default_preprocess(model_config: ModelConfig) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -302,17 +322,6 @@ def export_discriminator_features(
         logits = tf.reshape(tf.cast(discriminator(images, training=False), tf.float32), [-1])
         return {"features": features, "score": tf.sigmoid(logits), "logits": logits}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def serve(image_bytes):
-        with tf.control_dependencies(
-            _check_batch(tf.shape(image_bytes)[0], batch_limit, "image_bytes")
-        ):
-            image_bytes = tf.identity(image_bytes)
-        images = tf.ensure_shape(
-            tf.cast(preprocess(image_bytes), tf.float32), [None, size, size, channels]
-        )
-        return run_discriminator(images)
-
     @tf.function(
         input_signature=[tf.TensorSpec([None, size, size, channels], tf.float32, name="images")]
     )
@@ -333,7 +342,9 @@ def export_discriminator_features(
     if isinstance(preprocess_encoded, (tf.Module, tf.keras.layers.Layer)):
         module.preprocess = preprocess_encoded
     signatures = {
-        "serving_default": serve,
+        "serving_default": _encoded_images_signature(
+            run_discriminator, preprocess, model_config, batch_limit
+        ),
         "features_from_pixels": features_from_pixels,
         "metadata": metadata,
     }
@@ -345,3 +356,26 @@ def export_discriminator_features(
         "signatures": list(FEATURE_SIGNATURES),
     }
     return _save_atomically(module, signatures, export_dir, payload)
+
+
+def _encoded_images_signature(
+    run_discriminator: Callable[[tf.Tensor], dict[str, tf.Tensor]],
+    preprocess: Callable[[tf.Tensor], tf.Tensor],
+    model_config: ModelConfig,
+    batch_limit: int,
+) -> tf.types.experimental.GenericFunction:
+    """`serving_default(image_bytes)`: encoded images, preprocessed in the graph, then D."""
+    size, channels = model_config.image_size, model_config.channels
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve(image_bytes):
+        with tf.control_dependencies(
+            _check_batch(tf.shape(image_bytes)[0], batch_limit, "image_bytes")
+        ):
+            image_bytes = tf.identity(image_bytes)
+        images = tf.ensure_shape(
+            tf.cast(preprocess(image_bytes), tf.float32), [None, size, size, channels]
+        )
+        return run_discriminator(images)
+
+    return serve

@@ -13,8 +13,10 @@ read one (`read_report`, the run summary, the curated schema) read all:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tfx_dcgan.ingest import transforms
@@ -24,6 +26,7 @@ import tensorflow as tf
 from absl import logging
 from apache_beam.metrics.metric import MetricsFilter
 from tfx.components.example_gen import utils, write_split
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -39,6 +42,10 @@ __all__ = [
     "sample_skipped",
     "read_skipped_sample",
     "generate_examples_by_beam",
+    "pattern_key",
+    "SplitPatternExecutor",
+    "write_splits",
+    "run_and_count",
     "record_outputs",
     "read_report",
 ]
@@ -175,6 +182,32 @@ def generate_examples_by_beam(
     return {name: partitions[i] for i, name in enumerate(split_names)}
 
 
+def write_splits(
+    example_splits: dict[str, beam.pvalue.PCollection],
+    output_dict: dict[str, list],
+    writer: Callable[[str], beam.PTransform],
+) -> None:
+    """Adds one `WriteSplit[<name>]` sink per split, into the Examples artifact's split folder.
+
+    Args:
+      example_splits: split name -> PCollection of serialised tf.Examples.
+      output_dict: the executor's outputs (holding the Examples artifact).
+      writer: split folder uri -> the sink PTransform (e.g. `transforms.WriteTFRecords`).
+    """
+    examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+    for split_name, example_split in example_splits.items():
+        _ = example_split | f"WriteSplit[{split_name}]" >> writer(
+            artifact_utils.get_split_uri(examples, split_name)
+        )
+
+
+def run_and_count(pipeline: beam.Pipeline, namespace: str) -> dict[str, int]:
+    """Runs the Beam pipeline to the end; its counters in `namespace`, summed, by name."""
+    result = pipeline.run()
+    result.wait_until_finish()
+    return counter_totals(result, namespace)
+
+
 def record_outputs(
     examples_artifact,
     *,
@@ -246,3 +279,57 @@ def read_report(examples_uri: str) -> dict[str, Any]:
     """The ingest report written beside the examples (counts, vocabulary, first skipped items)."""
     with tf.io.gfile.GFile(os.path.join(examples_uri, REPORT_FILE)) as handle:
         return json.load(handle)
+
+
+def pattern_key(split_pattern: str) -> str:
+    """A file-name-safe key of a split pattern (12 hex digits)."""
+    return hashlib.sha1(split_pattern.encode()).hexdigest()[:12]
+
+
+class SplitPatternExecutor(BaseExampleGenExecutor):
+    """Base of the ExampleGens that read input_base through split patterns (images, TFRecords).
+
+    Subclasses set `COMPONENT_NAME`, `INPUT_PTRANSFORM` (a `beam.ptransform_fn` of
+    (pipeline, exec_properties, split_pattern), wrapped in `staticmethod`) and `CHUNKED` (whether
+    it yields lists of serialized examples rather than single ones), and write their own `Do`:
+    the base class's `Do` runs the pipeline in a `with` block and drops the Beam result, whose
+    counters must reach the output artifact.
+    """
+
+    COMPONENT_NAME = ""
+    INPUT_PTRANSFORM: Any = None
+    CHUNKED = False
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API.
+        return self.INPUT_PTRANSFORM
+
+    def GenerateExamplesByBeam(  # noqa: N802 - TFX API.
+        self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
+    ) -> dict[str, beam.pvalue.PCollection]:
+        """The base class's splitting, with a partition function that keeps TFX off workers."""
+        exec_properties["_beam_pipeline_args"] = self._beam_pipeline_args or []
+        return generate_examples_by_beam(
+            pipeline,
+            exec_properties,
+            self.INPUT_PTRANSFORM,
+            self.COMPONENT_NAME,
+            chunked=self.CHUNKED,
+        )
+
+    def start(
+        self,
+        input_dict: dict[str, list],
+        output_dict: dict[str, list],
+        exec_properties: dict[str, Any],
+    ) -> tuple[dict[str, Any], example_gen_pb2.Input, Any]:
+        """Logs the start; (a copy of exec_properties, the input config, the Examples artifact).
+
+        The artifact's split names are set from the input and output configs.
+        """
+        self._log_startup(input_dict, output_dict, exec_properties)
+        exec_properties = dict(exec_properties)
+        input_config, output_config = split_configs(exec_properties)
+        examples_artifact = examples_artifact_with_splits(
+            output_dict, utils.generate_output_split_names(input_config, output_config)
+        )
+        return exec_properties, input_config, examples_artifact

@@ -1,6 +1,7 @@
 """Beam executor of ImageExampleGen: image files -> validated raw `tf.Example`s.
 
-Follows TFX's `custom_executors/avro_executor.py`: a `BaseExampleGenExecutor` whose
+Follows TFX's `custom_executors/avro_executor.py`: a `BaseExampleGenExecutor` (through
+`example_gen_outputs.SplitPatternExecutor`, shared with TFRecordExampleGen) whose
 `GetInputSourceToExamplePTransform` returns a private `beam.ptransform_fn`. `Do` is overridden
 because the base `Do` runs the pipeline in a `with` block and drops the Beam result, and the skip
 counts (Beam metrics) must reach the output artifact.
@@ -8,7 +9,6 @@ counts (Beam metrics) must reach the output artifact.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from typing import Any
@@ -21,10 +21,8 @@ from tfx_dcgan.ingest import lister, transforms
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
-from tfx.components.example_gen import utils
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import standard_component_specs
 
 __all__ = ["Executor", "LABELS_FILE", "REPORT_FILE", "read_report"]
 
@@ -34,10 +32,6 @@ _LABEL_IDS_KEY = "_label_ids"
 _REPORT_DIR_KEY = "_skip_report_dir"
 _SHUFFLE_SEED = 0
 _CHUNK_SIZE = 128
-
-
-def _split_key(split_pattern: str) -> str:
-    return hashlib.sha1(split_pattern.encode()).hexdigest()[:12]
 
 
 def _write_manifests(
@@ -52,7 +46,8 @@ def _write_manifests(
     for pattern, split_files in files.items():
         entries = [(f.path, f.relative_path, f.label_text) for f in split_files]
         random.Random(_SHUFFLE_SEED).shuffle(entries)
-        path = os.path.join(report_dir, f"manifest-{_split_key(pattern)}.json")
+        key = example_gen_outputs.pattern_key(pattern)
+        path = os.path.join(report_dir, f"manifest-{key}.json")
         transforms.write_manifest(entries, path)
         manifests[pattern] = (path, len(entries))
     return manifests
@@ -67,8 +62,9 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     """Reads the image files matched by one split pattern into `tf.Example`s.
 
     Args:
-      pipeline: the Beam pipeline.
-      exec_properties: the component's, plus the private keys Executor.Do adds.
+      pipeline: the Beam pipeline the chunks of this split's manifest start from.
+      exec_properties: the component's, plus the manifests, label ids and report folder that
+        Executor.Do adds under private keys.
       split_pattern: glob relative to input_base (see lister.list_image_files).
 
     Returns:
@@ -91,7 +87,8 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
         ).with_outputs(transforms.IngestDoFn.SKIPPED, main="examples")
     )
     report_path = os.path.join(
-        exec_properties[_REPORT_DIR_KEY], f"skipped-{_split_key(split_pattern)}.json"
+        exec_properties[_REPORT_DIR_KEY],
+        f"skipped-{example_gen_outputs.pattern_key(split_pattern)}.json",
     )
     _ = (
         results[transforms.IngestDoFn.SKIPPED]
@@ -102,24 +99,12 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
     return results.examples
 
 
-class Executor(BaseExampleGenExecutor):
+class Executor(example_gen_outputs.SplitPatternExecutor):
     """ImageExampleGen's executor (see component.py for the layouts and properties)."""
 
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API.
-        return _ImagesToExample
-
-    def GenerateExamplesByBeam(  # noqa: N802 - TFX API.
-        self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
-    ) -> dict[str, beam.pvalue.PCollection]:
-        """Input splits as they are, or one input split hash-partitioned by the output config.
-
-        The base class's version, with the partition function from `transforms` so that
-        workers never import TFX.
-        """
-        exec_properties["_beam_pipeline_args"] = self._beam_pipeline_args or []
-        return example_gen_outputs.generate_examples_by_beam(
-            pipeline, exec_properties, _ImagesToExample, "ImageExampleGen", chunked=True
-        )
+    COMPONENT_NAME = "ImageExampleGen"
+    INPUT_PTRANSFORM = staticmethod(_ImagesToExample)
+    CHUNKED = True
 
     def Do(  # noqa: N802 - TFX API.
         self,
@@ -128,42 +113,24 @@ class Executor(BaseExampleGenExecutor):
         exec_properties: dict[str, Any],
     ) -> None:
         """Lists the files, runs the Beam ingest, records counts and the label vocabulary."""
-        self._log_startup(input_dict, output_dict, exec_properties)
-        exec_properties = dict(exec_properties)
-        input_config, output_config = example_gen_outputs.split_configs(exec_properties)
-        examples_artifact = example_gen_outputs.examples_artifact_with_splits(
-            output_dict, utils.generate_output_split_names(input_config, output_config)
+        exec_properties, input_config, examples_artifact = self.start(
+            input_dict, output_dict, exec_properties
         )
-
-        # The vocabulary must span every split before any label is assigned, so list first.
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        files = {
-            split.pattern: lister.list_image_files(input_base, split.pattern)
-            for split in input_config.splits
-        }
-        vocabulary = lister.build_label_vocabulary(
-            f.label_text for split_files in files.values() for f in split_files
-        )
+        files, vocabulary = _list_splits(input_base, input_config)
         report_dir = os.path.join(examples_artifact.uri, "_skipped")
         tf.io.gfile.makedirs(report_dir)
         exec_properties[_MANIFESTS_KEY] = _write_manifests(files, report_dir)
         exec_properties[_LABEL_IDS_KEY] = {text: i for i, text in enumerate(vocabulary)}
         exec_properties[_REPORT_DIR_KEY] = report_dir
 
-        output_file_format = exec_properties.get(
-            standard_component_specs.OUTPUT_FILE_FORMAT_KEY, example_gen_pb2.FORMAT_TFRECORDS_GZIP
-        )
         pipeline = self._make_beam_pipeline()
-        example_splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
-        for split_name, example_split in example_splits.items():
-            _ = example_split | f"WriteSplit[{split_name}]" >> transforms.WriteTFRecordChunks(
-                artifact_utils.get_split_uri(
-                    output_dict[standard_component_specs.EXAMPLES_KEY], split_name
-                )
-            )
-        result = pipeline.run()
-        result.wait_until_finish()
-        totals = example_gen_outputs.counter_totals(result, transforms.METRICS_NAMESPACE)
+        example_gen_outputs.write_splits(
+            self.GenerateExamplesByBeam(pipeline, exec_properties),
+            output_dict,
+            transforms.WriteTFRecordChunks,
+        )
+        totals = example_gen_outputs.run_and_count(pipeline, transforms.METRICS_NAMESPACE)
         skipped_sample = example_gen_outputs.read_skipped_sample(
             report_dir, exec_properties["max_logged_skipped"]
         )
@@ -177,18 +144,45 @@ class Executor(BaseExampleGenExecutor):
             counts=counts,
             vocabulary=vocabulary,
             skipped_sample=skipped_sample,
-            output_file_format=output_file_format,
+            output_file_format=exec_properties.get(
+                standard_component_specs.OUTPUT_FILE_FORMAT_KEY,
+                example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+            ),
         )
         if counts["num_images"] == 0:
-            reasons = ", ".join(
-                f"{counts[f'num_skipped_{r}']} {r}"
-                for r in ingest.SKIP_REASONS
-                if counts[f"num_skipped_{r}"]
-            )
             raise ValueError(
-                f"ImageExampleGen: no usable image among the {counts['num_files']} files under "
-                f"input_base {exec_properties[standard_component_specs.INPUT_BASE_KEY]!r} "
-                f"({reasons or 'no files matched'}); first skipped: "
-                f"{[entry[0] for entry in skipped_sample[:5]]}; the report is "
-                f"{os.path.join(examples_artifact.uri, REPORT_FILE)}"
+                _no_images_message(counts, input_base, skipped_sample, examples_artifact.uri)
             )
+
+
+def _list_splits(
+    input_base: str, input_config: example_gen_pb2.Input
+) -> tuple[dict[str, list[lister.ImageFile]], list[str]]:
+    """(split pattern -> its files, the label vocabulary over every split).
+
+    The vocabulary must span every split before any label is assigned, so listing comes first.
+    """
+    files = {
+        split.pattern: lister.list_image_files(input_base, split.pattern)
+        for split in input_config.splits
+    }
+    vocabulary = lister.build_label_vocabulary(
+        f.label_text for split_files in files.values() for f in split_files
+    )
+    return files, vocabulary
+
+
+def _no_images_message(
+    counts: dict[str, int], input_base: str, skipped_sample: list[list], examples_uri: str
+) -> str:
+    reasons = ", ".join(
+        f"{counts[f'num_skipped_{r}']} {r}"
+        for r in ingest.SKIP_REASONS
+        if counts[f"num_skipped_{r}"]
+    )
+    return (
+        f"ImageExampleGen: no usable image among the {counts['num_files']} files under "
+        f"input_base {input_base!r} ({reasons or 'no files matched'}); first skipped: "
+        f"{[entry[0] for entry in skipped_sample[:5]]}; the report is "
+        f"{os.path.join(examples_uri, REPORT_FILE)}"
+    )

@@ -25,7 +25,6 @@ import apache_beam as beam
 import tensorflow as tf
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs
 
 __all__ = [
     "Executor",
@@ -91,37 +90,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         tf.io.gfile.makedirs(report_dir)
 
         pipeline = self._make_beam_pipeline()
-        results = (
-            pipeline
-            | "Ranges" >> beam.Create(chunks)
-            # Create makes one bundle; reshuffling spreads the ranges over the workers.
-            | "Reshuffle" >> beam.Reshuffle()
-            | "ToExamples"
-            >> beam.ParDo(tfds_source.TfdsToExampleDoFn(source, channels)).with_outputs(
-                tfds_source.TfdsToExampleDoFn.SKIPPED, main="examples"
-            )
-        )
-        partitions = results.examples | "BySplit" >> beam.Partition(
-            tfds_source.output_split_index, len(names), names
-        )
-        for i, name in enumerate(names):
-            _ = (
-                partitions[i]
-                | f"Serialized[{name}]" >> beam.Values()
-                | f"WriteSplit[{name}]"
-                >> transforms.WriteTFRecords(
-                    artifact_utils.get_split_uri(
-                        output_dict[standard_component_specs.EXAMPLES_KEY], name
-                    )
-                )
-            )
-        example_gen_outputs.sample_skipped(
-            results[tfds_source.TfdsToExampleDoFn.SKIPPED], report_dir, "tfds", max_logged
-        )
-        result = pipeline.run()
-        result.wait_until_finish()
-        totals = example_gen_outputs.counter_totals(result, tfds_source.METRICS_NAMESPACE)
-
+        _read_chunks(pipeline, chunks, source, channels, names, output_dict, report_dir, max_logged)
+        totals = example_gen_outputs.run_and_count(pipeline, tfds_source.METRICS_NAMESPACE)
         counts = {
             "num_elements": sum(chunk.end - chunk.start for chunk in chunks),
             **example_gen_outputs.image_counts(totals, ingest.SKIP_REASONS),
@@ -143,3 +113,40 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 }
             },
         )
+
+
+def _read_chunks(
+    pipeline: beam.Pipeline,
+    chunks: list[tfds_source.Chunk],
+    source: tfds_source.TfdsSource,
+    channels: int,
+    names: list[str],
+    output_dict: dict[str, list],
+    report_dir: str,
+    max_logged: int,
+) -> None:
+    """The Beam graph: element ranges -> tf.Examples, partitioned by output split and written."""
+    results = (
+        pipeline
+        | "Ranges" >> beam.Create(chunks)
+        # Create makes one bundle; reshuffling spreads the ranges over the workers.
+        | "Reshuffle" >> beam.Reshuffle()
+        | "ToExamples"
+        >> beam.ParDo(tfds_source.TfdsToExampleDoFn(source, channels)).with_outputs(
+            tfds_source.TfdsToExampleDoFn.SKIPPED, main="examples"
+        )
+    )
+    partitions = results.examples | "BySplit" >> beam.Partition(
+        tfds_source.output_split_index, len(names), names
+    )
+    example_gen_outputs.write_splits(
+        {
+            name: partitions[i] | f"Serialized[{name}]" >> beam.Values()
+            for i, name in enumerate(names)
+        },
+        output_dict,
+        transforms.WriteTFRecords,
+    )
+    example_gen_outputs.sample_skipped(
+        results[tfds_source.TfdsToExampleDoFn.SKIPPED], report_dir, "tfds", max_logged
+    )

@@ -9,7 +9,6 @@ reach the output artifact.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
@@ -21,10 +20,8 @@ from tfx_dcgan.ingest import tfrecord_source, transforms
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
-from tfx.components.example_gen import utils
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import standard_component_specs
 
 __all__ = [
     "Executor",
@@ -52,11 +49,6 @@ COMPRESSION_TYPES = {
 _COMPONENT = "TFRecordExampleGen"
 _REPORT_DIR_KEY = "_report_dir"
 _BATCH_SIZE = 128
-
-
-def _pattern_key(split_pattern: str) -> str:
-    """A file-name-safe key of a split pattern."""
-    return hashlib.sha1(split_pattern.encode()).hexdigest()[:12]
 
 
 @beam.ptransform_fn
@@ -98,7 +90,7 @@ def _TFRecordToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
         )
     )
     report_dir = exec_properties[_REPORT_DIR_KEY]
-    name = _pattern_key(split_pattern)
+    name = example_gen_outputs.pattern_key(split_pattern)
     example_gen_outputs.sample_skipped(
         results[tfrecord_source.RemapDoFn.SKIPPED],
         report_dir,
@@ -154,20 +146,11 @@ def build_vocabulary(
     return vocabulary, warnings
 
 
-class Executor(BaseExampleGenExecutor):
+class Executor(example_gen_outputs.SplitPatternExecutor):
     """TFRecordExampleGen's executor (see component.py for the exec properties)."""
 
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API.
-        return _TFRecordToExample
-
-    def GenerateExamplesByBeam(  # noqa: N802 - TFX API.
-        self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
-    ) -> dict[str, beam.pvalue.PCollection]:
-        """The base class's splitting, with a partition function that keeps TFX off workers."""
-        exec_properties["_beam_pipeline_args"] = self._beam_pipeline_args or []
-        return example_gen_outputs.generate_examples_by_beam(
-            pipeline, exec_properties, _TFRecordToExample, _COMPONENT
-        )
+    COMPONENT_NAME = _COMPONENT
+    INPUT_PTRANSFORM = staticmethod(_TFRecordToExample)
 
     def Do(  # noqa: N802 - TFX API.
         self,
@@ -176,46 +159,26 @@ class Executor(BaseExampleGenExecutor):
         exec_properties: dict[str, Any],
     ) -> None:
         """Checks the patterns, runs the Beam remap, records counts and the label vocabulary."""
-        self._log_startup(input_dict, output_dict, exec_properties)
-        exec_properties = dict(exec_properties)
         tfrecord_source.parse_feature_map(exec_properties.get(FEATURE_MAP_KEY) or "")
-        input_config, output_config = example_gen_outputs.split_configs(exec_properties)
-        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        for split in input_config.splits:
-            if not tf.io.gfile.glob(os.path.join(input_base, split.pattern)):
-                raise FileNotFoundError(
-                    f"{_COMPONENT}: split {split.name!r} pattern {split.pattern!r} matches no "
-                    f"file under input_base {input_base!r}"
-                )
-        examples_artifact = example_gen_outputs.examples_artifact_with_splits(
-            output_dict, utils.generate_output_split_names(input_config, output_config)
+        exec_properties, input_config, examples_artifact = self.start(
+            input_dict, output_dict, exec_properties
         )
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        _check_patterns(input_base, input_config)
         report_dir = os.path.join(examples_artifact.uri, "_report")
         tf.io.gfile.makedirs(report_dir)
         exec_properties[_REPORT_DIR_KEY] = report_dir
 
         pipeline = self._make_beam_pipeline()
-        for split_name, example_split in self.GenerateExamplesByBeam(
-            pipeline, exec_properties
-        ).items():
-            _ = example_split | f"WriteSplit[{split_name}]" >> transforms.WriteTFRecords(
-                artifact_utils.get_split_uri(
-                    output_dict[standard_component_specs.EXAMPLES_KEY], split_name
-                )
-            )
-        result = pipeline.run()
-        result.wait_until_finish()
-        totals = example_gen_outputs.counter_totals(result, tfrecord_source.METRICS_NAMESPACE)
-
-        pairs: set[tuple[int, str]] = set()
-        for name in tf.io.gfile.listdir(report_dir):
-            if name.startswith("labels-"):
-                with tf.io.gfile.GFile(os.path.join(report_dir, name)) as handle:
-                    pairs.update((int(label), text) for label, text in json.load(handle))
-        label_names = json.loads(exec_properties.get(LABEL_NAMES_KEY) or "[]")
-        vocabulary, warnings = build_vocabulary(sorted(pairs), label_names)
-        for warning in warnings:
-            logging.warning("%s: %s", _COMPONENT, warning)
+        example_gen_outputs.write_splits(
+            self.GenerateExamplesByBeam(pipeline, exec_properties),
+            output_dict,
+            transforms.WriteTFRecords,
+        )
+        totals = example_gen_outputs.run_and_count(pipeline, tfrecord_source.METRICS_NAMESPACE)
+        vocabulary, warnings = _read_vocabulary(
+            report_dir, json.loads(exec_properties.get(LABEL_NAMES_KEY) or "[]")
+        )
         max_logged = int(exec_properties.get(MAX_LOGGED_SKIPPED_KEY) or 20)
         counts = {
             "num_records": totals.get(tfrecord_source.RECORDS_COUNTER, 0),
@@ -237,3 +200,26 @@ class Executor(BaseExampleGenExecutor):
                 "vocabulary_warnings": warnings,
             },
         )
+
+
+def _check_patterns(input_base: str, input_config: example_gen_pb2.Input) -> None:
+    """Raises FileNotFoundError naming the first split whose pattern matches no file."""
+    for split in input_config.splits:
+        if not tf.io.gfile.glob(os.path.join(input_base, split.pattern)):
+            raise FileNotFoundError(
+                f"{_COMPONENT}: split {split.name!r} pattern {split.pattern!r} matches no "
+                f"file under input_base {input_base!r}"
+            )
+
+
+def _read_vocabulary(report_dir: str, label_names: list[str]) -> tuple[list[str], list[str]]:
+    """(vocabulary, warnings) from the (label, text) pairs the workers wrote to `labels-*`."""
+    pairs: set[tuple[int, str]] = set()
+    for name in tf.io.gfile.listdir(report_dir):
+        if name.startswith("labels-"):
+            with tf.io.gfile.GFile(os.path.join(report_dir, name)) as handle:
+                pairs.update((int(label), text) for label, text in json.load(handle))
+    vocabulary, warnings = build_vocabulary(sorted(pairs), label_names)
+    for warning in warnings:
+        logging.warning("%s: %s", _COMPONENT, warning)
+    return vocabulary, warnings
