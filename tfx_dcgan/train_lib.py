@@ -26,16 +26,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tfx_dcgan import input_pipeline, models, visualize
-from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig, TrainConfig
+from tfx_dcgan.config import ConfigError, ExperimentConfig, TrainConfig
 from tfx_dcgan.distribute import make_strategy, worker_role
 from tfx_dcgan.gan_step import GanState, create_gan_state, make_train_step
 from tfx_dcgan.workdir import (
     check_workdir_config,
+    restore_models,
     workdir_paths,
     write_json_atomically,
 )
 
-import numpy as np
 import tensorflow as tf
 
 __all__ = [
@@ -392,42 +392,3 @@ class _Loop:
         log_stream.flush()
         self.interval_start, self.interval_steps = time.perf_counter(), 0
         return values
-
-
-def restore_models(
-    workdir: str, model_config: ModelConfig | None = None
-) -> tuple[tf.keras.Model, tf.keras.Model, int]:
-    """Loads G and D from the latest checkpoint in `workdir`.
-
-    Args:
-      workdir: a training workdir (holding checkpoints/ and config.json).
-      model_config: the architecture; None reads it from the workdir's config.json.
-
-    Returns:
-      (generator, discriminator, step).
-
-    Raises:
-      FileNotFoundError: no checkpoint (or config.json when model_config is None) in `workdir`.
-    """
-    paths = workdir_paths(workdir)
-    if model_config is None:
-        if not os.path.exists(paths["config"]):
-            raise FileNotFoundError(
-                f"{paths['config']} not found: is {workdir!r} a training workdir?"
-            )
-        with open(paths["config"]) as stream:
-            model_config = ExperimentConfig.from_dict(json.load(stream)).model
-    latest = tf.train.latest_checkpoint(paths["checkpoints"])
-    if latest is None:
-        raise FileNotFoundError(f"no checkpoint in {paths['checkpoints']}")
-    generator = models.build_generator(model_config)
-    discriminator = models.build_discriminator(model_config)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False)
-    checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator, step=step)
-    checkpoint.restore(latest).expect_partial()
-    return generator, discriminator, int(step.numpy())
-
-
-def sample_images(generator: tf.keras.Model, noise: np.ndarray) -> np.ndarray:
-    """G(z) with inference batch norm: float32 [N, S, S, C] in [-1, 1]."""
-    return generator(tf.constant(noise, tf.float32), training=False).numpy()

@@ -1,4 +1,5 @@
-"""A training workdir: its layout, its stored config, and the refusal to mix runs in it."""
+"""A training workdir: its layout, its stored config, the refusal to mix runs in it, and the
+models restored from its latest checkpoint."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ import os
 import tempfile
 from typing import Any
 
-from tfx_dcgan.config import ConfigError, ExperimentConfig
+from tfx_dcgan import models
+from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig
 
-__all__ = ["CONFIG_FILE", "workdir_paths", "write_json_atomically", "check_workdir_config"]
+import tensorflow as tf
+
+__all__ = [
+    "CONFIG_FILE",
+    "workdir_paths",
+    "write_json_atomically",
+    "check_workdir_config",
+    "restore_models",
+]
 
 CONFIG_FILE = "config.json"
 # Fields that must match when a run continues in an existing workdir: anything that changes the
@@ -79,3 +89,37 @@ def check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> N
             "are left untouched. Use a new workdir, or the stored values:\n  "
             + "\n  ".join(differences)
         )
+
+
+def restore_models(
+    workdir: str, model_config: ModelConfig | None = None
+) -> tuple[tf.keras.Model, tf.keras.Model, int]:
+    """Loads G and D from the latest checkpoint in `workdir`.
+
+    Args:
+      workdir: a training workdir (holding checkpoints/ and config.json).
+      model_config: the architecture; None reads it from the workdir's config.json.
+
+    Returns:
+      (generator, discriminator, step).
+
+    Raises:
+      FileNotFoundError: no checkpoint (or config.json when model_config is None) in `workdir`.
+    """
+    paths = workdir_paths(workdir)
+    if model_config is None:
+        if not os.path.exists(paths["config"]):
+            raise FileNotFoundError(
+                f"{paths['config']} not found: is {workdir!r} a training workdir?"
+            )
+        with open(paths["config"]) as stream:
+            model_config = ExperimentConfig.from_dict(json.load(stream)).model
+    latest = tf.train.latest_checkpoint(paths["checkpoints"])
+    if latest is None:
+        raise FileNotFoundError(f"no checkpoint in {paths['checkpoints']}")
+    generator = models.build_generator(model_config)
+    discriminator = models.build_discriminator(model_config)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(generator=generator, discriminator=discriminator, step=step)
+    checkpoint.restore(latest).expect_partial()
+    return generator, discriminator, int(step.numpy())

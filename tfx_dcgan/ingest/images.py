@@ -15,13 +15,14 @@ fatal.
 from __future__ import annotations
 
 import dataclasses
-import io
 
 from tfx_dcgan import features, image_ops
+from tfx_dcgan.ingest import formats
+from tfx_dcgan.ingest.formats import detect_format
 from tfx_dcgan.ingest.lister import ImageFile
 
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 __all__ = [
     "SKIP_REASONS",
@@ -46,23 +47,6 @@ UNREADABLE = "unreadable"
 NOT_AN_IMAGE = "not_an_image"
 CORRUPT_IMAGE = "corrupt_image"
 SKIP_REASONS = (EMPTY_FILE, UNREADABLE, NOT_AN_IMAGE, CORRUPT_IMAGE)
-
-_MODE_CHANNELS = {
-    "1": 1,
-    "L": 1,
-    "I": 1,
-    "I;16": 1,
-    "F": 1,
-    "LA": 2,
-    "La": 2,
-    "RGB": 3,
-    "YCbCr": 3,
-    "LAB": 3,
-    "HSV": 3,
-    "RGBA": 4,
-    "RGBa": 4,
-    "CMYK": 4,
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,19 +103,6 @@ def _read_bytes(path: str) -> bytes:
         return handle.read()
 
 
-def detect_format(data: bytes) -> str | None:
-    """The format of encoded bytes from their signature: 'jpeg', 'png', 'gif', 'bmp' or None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if data[:2] == b"BM":
-        return "bmp"
-    return None
-
-
 def _tf_decode(data: bytes, channels: int) -> tuple[int, int] | None:
     """(height, width) when image_ops.decode_image reads `data`, else None."""
     try:
@@ -144,72 +115,10 @@ def _tf_decode(data: bytes, channels: int) -> tuple[int, int] | None:
     return height, width
 
 
-_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_PNG_COLOR_TYPE_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
-
-
-def _header_channels(data: bytes, fmt: str) -> int | None:
-    """The source's channel count read from a JPEG/PNG/GIF/BMP header, None if unsure."""
-    if fmt == "png" and len(data) > 25:
-        return _PNG_COLOR_TYPE_CHANNELS.get(data[25])
-    if fmt == "gif":
-        return 3  # Palette images; TF decodes them to RGB.
-    if fmt == "bmp" and len(data) > 29:
-        bits = int.from_bytes(data[28:30], "little")
-        return 4 if bits == 32 else 3
-    if fmt == "jpeg":
-        i = 2
-        while i + 9 < len(data) and data[i] == 0xFF:
-            marker = data[i + 1]
-            if marker in _JPEG_SOF_MARKERS:
-                return data[i + 9]  # Number of components in the frame header.
-            if marker == 0xFF:
-                i += 1  # Fill byte.
-                continue
-            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-    return None
-
-
-def _source_channels(data: bytes, fmt: str, default: int) -> int:
-    return _header_channels(data, fmt) or _pillow_channels(data) or default
-
-
-def _pillow_channels(data: bytes) -> int | None:
-    """The source's channel count from its header (no pixel decode), None if Pillow cannot tell."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.mode == "P":
-                return 4 if "transparency" in image.info else 3
-            return _MODE_CHANNELS.get(image.mode, len(image.getbands()))
-    except Exception:  # noqa: BLE001 - any failure just means "unknown".
-        return None
-
-
 def _pillow_to_png(data: bytes) -> tuple[bytes, int]:
-    """Decodes fully with Pillow and re-encodes losslessly to PNG.
-
-    Returns:
-      (png_bytes, source_channels).
-
-    Raises:
-      ImageSkipped: not an image Pillow knows (NOT_AN_IMAGE), or corrupt/truncated (CORRUPT_IMAGE).
-    """
+    """`formats.pillow_to_png`, its failures as ImageSkipped (NOT_AN_IMAGE or CORRUPT_IMAGE)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # Full decode: truncated files raise here (LOAD_TRUNCATED_IMAGES is off).
-            if image.mode == "P":
-                channels = 4 if "transparency" in image.info else 3
-                image = image.convert("RGBA" if channels == 4 else "RGB")
-            else:
-                channels = _MODE_CHANNELS.get(image.mode, len(image.getbands()))
-                if image.mode not in ("L", "LA", "RGB", "RGBA"):
-                    target = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
-                    if image.mode == "CMYK":
-                        target = "RGB"
-                    image = image.convert(target)
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            return buffer.getvalue(), channels
+        return formats.pillow_to_png(data)
     except UnidentifiedImageError as error:
         raise ImageSkipped(
             NOT_AN_IMAGE, "neither TensorFlow nor Pillow recognises the format"
@@ -245,7 +154,7 @@ def validate_image(data: bytes, channels: int) -> ValidatedImage:
                 fmt,
                 size[0],
                 size[1],
-                _source_channels(data, fmt, channels),
+                formats.source_channels(data, fmt, channels),
                 converted=False,
             )
     try:
@@ -367,7 +276,7 @@ def validate_images(datas: list[bytes], channels: int) -> list[ValidatedImage | 
                         fmt,
                         int(height),
                         int(width),
-                        _source_channels(data, fmt, channels),
+                        formats.source_channels(data, fmt, channels),
                         converted=False,
                     )
     for i, data in enumerate(datas):

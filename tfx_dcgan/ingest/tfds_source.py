@@ -27,13 +27,19 @@ work spreads over workers like the image ingest's file chunks.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from collections.abc import Mapping
+from typing import Any
 
 from tfx_dcgan import features
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import transforms
+from tfx_dcgan.ingest.tfds_splits import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_SPLIT_MAPPING,
+    Chunk,
+    parse_split_mapping,
+    plan_chunks,
+)
 
 import apache_beam as beam
 import tensorflow as tf
@@ -57,11 +63,6 @@ __all__ = [
     "TfdsToExampleDoFn",
 ]
 
-# TFDS split (any TFDS split spec, e.g. 'train[:90%]') -> output split of the Examples artifact.
-DEFAULT_SPLIT_MAPPING = {"train": "train", "test": "eval"}
-# Elements per Beam element. A range inside a shard costs a sequential skip over the records
-# before it, so ranges are large and never cross a shard boundary.
-DEFAULT_CHUNK_SIZE = 1024
 
 METRICS_NAMESPACE = "TfdsExampleGen"
 IMAGES_COUNTER = transforms.IMAGES_COUNTER
@@ -102,16 +103,6 @@ class TfdsSource:
         return self.name.split(":")[0].split("/")[0]
 
 
-@dataclasses.dataclass(frozen=True)
-class Chunk:
-    """Elements [start, end) of one TFDS split, written to `output_split`."""
-
-    tfds_split: str
-    start: int
-    end: int
-    output_split: str
-
-
 def image_path(dataset_name: str, tfds_split: str, index: int) -> str:
     """The image/path of element `index` of a TFDS split: 'tfds://name/split/index'."""
     return f"tfds://{dataset_name}/{tfds_split}/{index}"
@@ -127,23 +118,8 @@ def _dtype_of(feature) -> tf.dtypes.DType | None:
         return None
 
 
-def load_source(name: str, data_dir: str, image_key: str = "image", label_key: str = "label"):
-    """Opens a prepared TFDS data set and checks its image and label features.
-
-    Args:
-      name: 'name', 'name/config', 'name:version' or 'name/config:version'.
-      data_dir: the TFDS data_dir the data set was prepared in (local or any tf.io.gfile path).
-      image_key: top-level feature holding a uint8 image `[height, width(, channels)]`,
-        channels 1-4.
-      label_key: top-level integer feature (a ClassLabel gives the label texts); "" for none.
-
-    Returns:
-      A TfdsSource.
-
-    Raises:
-      TfdsNotPreparedError: `data_dir` does not exist, or the data set is not prepared in it.
-      ValueError: the image or label feature is missing or of the wrong type.
-    """
+def _prepared_builder(name: str, data_dir: str) -> Any:
+    """The TFDS builder of a data set prepared in `data_dir` (TfdsNotPreparedError otherwise)."""
     import tensorflow_datasets as tfds  # ~7 s; only the TFDS paths pay it.
 
     if not name:
@@ -170,8 +146,10 @@ def load_source(name: str, data_dir: str, image_key: str = "image", label_key: s
             f"TFDS data set {name!r} is not prepared in data_dir {data_dir!r} (expected "
             f"{os.path.join(str(builder.data_dir), 'dataset_info.json')}). {hint}"
         )
-    info = builder.info
-    top_level = dict(info.features.items()) if hasattr(info.features, "items") else {}
+    return builder
+
+
+def _check_image_feature(name: str, top_level: dict[str, Any], image_key: str) -> None:
     if image_key not in top_level:
         raise ValueError(
             f"TFDS data set {name!r} has no image feature {image_key!r}; its features: "
@@ -189,23 +167,54 @@ def load_source(name: str, data_dir: str, image_key: str = "image", label_key: s
         raise ValueError(
             f"TFDS data set {name!r}: feature {image_key!r} has {shape[2]} channels, expected 1-4"
         )
-    label_names: tuple[str, ...] = ()
-    if label_key:
-        if label_key not in top_level:
-            raise ValueError(
-                f"TFDS data set {name!r} has no label feature {label_key!r}; its features: "
-                f"{sorted(top_level)} (set the label feature key, or '' for unlabelled)"
-            )
-        label_feature = top_level[label_key]
-        dtype = _dtype_of(label_feature)
-        if dtype is None or not dtype.is_integer or tuple(label_feature.shape) != ():
-            raise ValueError(
-                f"TFDS data set {name!r}: label feature {label_key!r} must be a scalar integer "
-                f"(e.g. ClassLabel), got {type(label_feature).__name__} shape "
-                f"{tuple(label_feature.shape)} dtype {dtype}"
-            )
-        if isinstance(label_feature, tfds.features.ClassLabel):
-            label_names = tuple(label_feature.names)
+
+
+def _label_names(name: str, top_level: dict[str, Any], label_key: str) -> tuple[str, ...]:
+    """The ClassLabel names of the label feature, () without names or without a label."""
+    import tensorflow_datasets as tfds
+
+    if not label_key:
+        return ()
+    if label_key not in top_level:
+        raise ValueError(
+            f"TFDS data set {name!r} has no label feature {label_key!r}; its features: "
+            f"{sorted(top_level)} (set the label feature key, or '' for unlabelled)"
+        )
+    label_feature = top_level[label_key]
+    dtype = _dtype_of(label_feature)
+    if dtype is None or not dtype.is_integer or tuple(label_feature.shape) != ():
+        raise ValueError(
+            f"TFDS data set {name!r}: label feature {label_key!r} must be a scalar integer "
+            f"(e.g. ClassLabel), got {type(label_feature).__name__} shape "
+            f"{tuple(label_feature.shape)} dtype {dtype}"
+        )
+    if isinstance(label_feature, tfds.features.ClassLabel):
+        return tuple(label_feature.names)
+    return ()
+
+
+def load_source(name: str, data_dir: str, image_key: str = "image", label_key: str = "label"):
+    """Opens a prepared TFDS data set and checks its image and label features.
+
+    Args:
+      name: 'name', 'name/config', 'name:version' or 'name/config:version'.
+      data_dir: the TFDS data_dir the data set was prepared in (local or any tf.io.gfile path).
+      image_key: top-level feature holding a uint8 image `[height, width(, channels)]`,
+        channels 1-4.
+      label_key: top-level integer feature (a ClassLabel gives the label texts); "" for none.
+
+    Returns:
+      A TfdsSource.
+
+    Raises:
+      TfdsNotPreparedError: `data_dir` does not exist, or the data set is not prepared in it.
+      ValueError: the image or label feature is missing or of the wrong type.
+    """
+    builder = _prepared_builder(name, data_dir)
+    info = builder.info
+    top_level = dict(info.features.items()) if hasattr(info.features, "items") else {}
+    _check_image_feature(name, top_level, image_key)
+    label_names = _label_names(name, top_level, label_key)
     return TfdsSource(
         name=name,
         data_dir=data_dir,
@@ -216,115 +225,6 @@ def load_source(name: str, data_dir: str, image_key: str = "image", label_key: s
         split_sizes={split: info.splits[split].num_examples for split in info.splits},
         shard_lengths={split: tuple(info.splits[split].shard_lengths) for split in info.splits},
     )
-
-
-def parse_split_mapping(text: str | Mapping[str, str] | None) -> dict[str, str]:
-    """The --tfds_split_mapping flag ('train[:90%]=train,train[90%:]=eval', or JSON) -> dict.
-
-    None or '' gives DEFAULT_SPLIT_MAPPING. Raises ValueError for a malformed item.
-    """
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return dict(DEFAULT_SPLIT_MAPPING)
-    if isinstance(text, Mapping):
-        return dict(text)
-    if text.strip().startswith("{"):
-        return dict(json.loads(text))
-    mapping = {}
-    for item in text.split(","):
-        spec, sep, output_split = item.partition("=")
-        if not sep or not spec.strip() or not output_split.strip():
-            raise ValueError(
-                f"TFDS split mapping: expected 'tfds_split=output_split' items separated by "
-                f"commas, got {item!r} in {text!r}"
-            )
-        mapping[spec.strip()] = output_split.strip()
-    return mapping
-
-
-def _absolute_ranges(source: TfdsSource, spec: str) -> list[tuple[str, int, int]]:
-    """A TFDS split spec ('train', 'train[:90%]', 'train+test') -> [(split, start, end)]."""
-    import tensorflow_datasets as tfds
-
-    try:
-        instruction = tfds.core.ReadInstruction.from_spec(spec)
-        absolute = instruction.to_absolute(
-            {split: _SplitSize(size) for split, size in source.split_sizes.items()}
-        )
-    except (ValueError, KeyError, AssertionError) as error:
-        raise ValueError(
-            f"TFDS data set {source.name!r}: bad split {spec!r} in the split mapping ({error}); "
-            f"its splits: {sorted(source.split_sizes)}"
-        ) from None
-    ranges = []
-    for part in absolute:
-        size = source.split_sizes[part.splitname]
-        start = 0 if part.from_ is None else part.from_
-        end = size if part.to is None else part.to
-        ranges.append((part.splitname, max(0, start), min(size, end)))
-    return ranges
-
-
-@dataclasses.dataclass(frozen=True)
-class _SplitSize:
-    """The one field of a TFDS SplitInfo that `ReadInstruction.to_absolute` reads."""
-
-    num_examples: int
-
-
-def plan_chunks(
-    source: TfdsSource,
-    split_mapping: Mapping[str, str] | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-) -> list[Chunk]:
-    """Cuts the mapped TFDS splits into index ranges, one Beam element each.
-
-    Args:
-      source: from load_source.
-      split_mapping: TFDS split spec -> output split name; several specs may feed one output
-        split; default DEFAULT_SPLIT_MAPPING (train -> train, test -> eval).
-      chunk_size: most elements per range; ranges never cross a TFDS shard file.
-
-    Returns:
-      Chunks in split, then index order; together they cover every mapped element once.
-
-    Raises:
-      ValueError: an unknown TFDS split, an empty output name, an empty selection, or two
-        specs that select the same elements (that would leak training images into eval).
-    """
-    split_mapping = dict(split_mapping or DEFAULT_SPLIT_MAPPING)
-    if not split_mapping:
-        raise ValueError(f"TFDS data set {source.name!r}: the split mapping is empty")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    taken: dict[str, list[tuple[int, int, str]]] = {}
-    chunks = []
-    for spec, output_split in split_mapping.items():
-        if not output_split or not isinstance(output_split, str):
-            raise ValueError(
-                f"TFDS data set {source.name!r}: split {spec!r} maps to an empty output split name"
-            )
-        for split, start, end in _absolute_ranges(source, spec):
-            for other_start, other_end, other_spec in taken.get(split, []):
-                if start < other_end and other_start < end:
-                    raise ValueError(
-                        f"TFDS data set {source.name!r}: split specs {other_spec!r} and {spec!r} "
-                        f"both select elements of {split!r} [{max(start, other_start)}:"
-                        f"{min(end, other_end)}]"
-                    )
-            taken.setdefault(split, []).append((start, end, spec))
-            shard_start = 0
-            for length in source.shard_lengths.get(split) or (source.split_sizes[split],):
-                shard_end = shard_start + length
-                low, high = max(start, shard_start), min(end, shard_end)
-                for chunk_start in range(low, high, chunk_size):
-                    chunk_end = min(high, chunk_start + chunk_size)
-                    chunks.append(Chunk(split, chunk_start, chunk_end, output_split))
-                shard_start = shard_end
-    if not chunks:
-        raise ValueError(
-            f"TFDS data set {source.name!r}: the split mapping {split_mapping} selects no elements"
-        )
-    return chunks
 
 
 def output_split_index(element: tuple[str, bytes], num_partitions: int, names: list[str]) -> int:

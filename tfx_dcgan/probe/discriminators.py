@@ -86,12 +86,11 @@ def load_discriminator_source(
     if bool(workdir) == bool(discriminator_dir):
         raise ValueError("give exactly one of --workdir and --discriminator_dir")
     if workdir:
-        from tfx_dcgan import train_lib
-        from tfx_dcgan.workdir import CONFIG_FILE
+        from tfx_dcgan.workdir import CONFIG_FILE, restore_models
 
         with open(os.path.join(workdir, CONFIG_FILE)) as stream:
             experiment = json.load(stream)
-        _, discriminator, step = train_lib.restore_models(workdir)
+        _, discriminator, step = restore_models(workdir)
         config = infer_model_config(discriminator)
         batch = int(experiment.get("train", {}).get("batch_size", 0))
         return DiscriminatorSource(
