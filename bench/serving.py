@@ -103,7 +103,7 @@ def _start_server(base_path: str, folder: str) -> tuple[subprocess.Popen, int]:
         return process, int(handle.read())
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image_size", type=int, default=32)
     parser.add_argument("--ngf", type=int, default=8, help="G (and D) width of the tiny model")
@@ -117,8 +117,85 @@ def main() -> None:
     parser.add_argument("--model_base_path", default=None, help="serve this Pusher folder instead")
     parser.add_argument("--server", default=None, help="host:port of a running server to measure")
     parser.add_argument("--json_out", default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _measure_latency(client, signature, z_dim: int, args: argparse.Namespace) -> dict:
+    """Per batch size: in-process signature call (the floor) against the same call over gRPC."""
+    rng = np.random.default_rng(0)
+    latency = {}
+    for batch in (int(b) for b in args.batch_sizes.split(",")):
+        z = rng.uniform(-1, 1, (batch, z_dim)).astype(np.float32)
+        z_tensor = tf.constant(z)
+        floor = _timed(
+            lambda: signature(z=z_tensor)["images"].numpy(),  # noqa: B023
+            args.requests,
+            args.warmup,
+            args.max_seconds,
+        )
+        remote = _timed(
+            lambda: client.predict("generator", "serving_default", {"z": z}),  # noqa: B023
+            args.requests,
+            args.warmup,
+            args.max_seconds,
+        )
+        entry = {"in_process": _percentiles(floor), "grpc": _percentiles(remote)}
+        entry["p50_ratio"] = entry["grpc"]["p50_ms"] / entry["in_process"]["p50_ms"]
+        latency[batch] = entry
+    return latency
+
+
+def _measure_throughput(target: str, z_dim: int, args: argparse.Namespace) -> dict:
+    """Requests/s of `args.clients` concurrent clients, each on its own channel, batch 1."""
+    from serving.client import ServingClient
+
+    z1 = np.random.default_rng(1).uniform(-1, 1, (1, z_dim)).astype(np.float32)
+    count = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.max_seconds
+
+    def worker():
+        with ServingClient(target, timeout=60) as own:
+            while time.monotonic() < deadline:
+                with lock:
+                    if count[0] >= args.throughput_requests:
+                        return
+                    count[0] += 1
+                own.predict("generator", "serving_default", {"z": z1})
+
+    threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    return {
+        "clients": args.clients,
+        "requests": count[0],
+        "seconds": elapsed,
+        "requests_per_s": count[0] / elapsed,
+    }
+
+
+def _print_results(results: dict, args: argparse.Namespace) -> None:
+    print(f"model: generator {args.image_size}x{args.image_size}, ngf {args.ngf}, z {args.z_dim}")
+    print(f"{'batch':>5} {'in-process p50/p99 ms':>22} {'gRPC p50/p99 ms':>18} {'gRPC/floor':>10}")
+    for batch, entry in results["latency"].items():
+        floor, remote = entry["in_process"], entry["grpc"]
+        print(
+            f"{batch:>5} {floor['p50_ms']:>10.2f} / {floor['p99_ms']:<9.2f} "
+            f"{remote['p50_ms']:>7.2f} / {remote['p99_ms']:<8.2f} {entry['p50_ratio']:>8.1f}x"
+        )
+    t = results["throughput"]
+    print(
+        f"throughput: {t['requests_per_s']:.0f} requests/s (batch 1) with {t['clients']} clients "
+        f"({t['requests']} requests in {t['seconds']:.1f} s)"
+    )
+
+
+def main() -> None:
+    args = _parse_args()
     from serving.client import ServingClient
 
     results: dict = {"config": vars(args).copy(), "latency": {}, "throughput": {}}
@@ -136,73 +213,14 @@ def main() -> None:
             process, port = _start_server(base_path, folder)
             target = f"127.0.0.1:{port}"
         try:
-            client = ServingClient(target, timeout=60)
-            rng = np.random.default_rng(0)
-            for batch in (int(b) for b in args.batch_sizes.split(",")):
-                z = rng.uniform(-1, 1, (batch, z_dim)).astype(np.float32)
-                z_tensor = tf.constant(z)
-                floor = _timed(
-                    lambda: signature(z=z_tensor)["images"].numpy(),  # noqa: B023
-                    args.requests,
-                    args.warmup,
-                    args.max_seconds,
-                )
-                remote = _timed(
-                    lambda: client.predict("generator", "serving_default", {"z": z}),  # noqa: B023
-                    args.requests,
-                    args.warmup,
-                    args.max_seconds,
-                )
-                entry = {"in_process": _percentiles(floor), "grpc": _percentiles(remote)}
-                entry["p50_ratio"] = entry["grpc"]["p50_ms"] / entry["in_process"]["p50_ms"]
-                results["latency"][batch] = entry
-
-            z1 = rng.uniform(-1, 1, (1, z_dim)).astype(np.float32)
-            count = [0]
-            lock = threading.Lock()
-            deadline = time.monotonic() + args.max_seconds
-
-            def worker():
-                with ServingClient(target, timeout=60) as own:
-                    while time.monotonic() < deadline:
-                        with lock:
-                            if count[0] >= args.throughput_requests:
-                                return
-                            count[0] += 1
-                        own.predict("generator", "serving_default", {"z": z1})
-
-            threads = [threading.Thread(target=worker) for _ in range(args.clients)]
-            start = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - start
-            results["throughput"] = {
-                "clients": args.clients,
-                "requests": count[0],
-                "seconds": elapsed,
-                "requests_per_s": count[0] / elapsed,
-            }
-            client.close()
+            with ServingClient(target, timeout=60) as client:
+                results["latency"] = _measure_latency(client, signature, z_dim, args)
+            results["throughput"] = _measure_throughput(target, z_dim, args)
         finally:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=60)
-
-    print(f"model: generator {args.image_size}x{args.image_size}, ngf {args.ngf}, z {args.z_dim}")
-    print(f"{'batch':>5} {'in-process p50/p99 ms':>22} {'gRPC p50/p99 ms':>18} {'gRPC/floor':>10}")
-    for batch, entry in results["latency"].items():
-        floor, remote = entry["in_process"], entry["grpc"]
-        print(
-            f"{batch:>5} {floor['p50_ms']:>10.2f} / {floor['p99_ms']:<9.2f} "
-            f"{remote['p50_ms']:>7.2f} / {remote['p99_ms']:<8.2f} {entry['p50_ratio']:>8.1f}x"
-        )
-    t = results["throughput"]
-    print(
-        f"throughput: {t['requests_per_s']:.0f} requests/s (batch 1) with {t['clients']} clients "
-        f"({t['requests']} requests in {t['seconds']:.1f} s)"
-    )
+    _print_results(results, args)
     if args.json_out:
         with open(args.json_out, "w") as handle:
             json.dump(results, handle, indent=2)

@@ -81,23 +81,19 @@ def _load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_worker(args: argparse.Namespace) -> None:
-    """Builds and times one variant in this process; prints one JSON line."""
-    load_start = _load_average()
-    wall_start = time.strftime("%H:%M:%S")
+def _build_step(args: argparse.Namespace):
+    """(train_step, real_images, ngf, ndf) of the variant `args` names, built in this process."""
     sys.path.insert(0, REPO_ROOT)
     import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / TF_ENABLE_ONEDNN_OPTS defaults)
     from tfx_dcgan import gan_step
     from tfx_dcgan.config import ExperimentConfig, ModelConfig, TrainConfig
 
-    import numpy as np
     import tensorflow as tf
 
     if args.intra_op:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
     if args.inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
-
     size = args.size
     ngf = args.ngf or DEFAULT_WIDTHS.get(size, 64)
     ndf = args.ndf or DEFAULT_WIDTHS.get(size, 64)
@@ -114,11 +110,15 @@ def run_worker(args: argparse.Namespace) -> None:
     )
     strategy = tf.distribute.get_strategy()
     state = gan_step.create_gan_state(config, strategy)
-    jit = args.mode == "xla"
-    train_step = gan_step.make_train_step(state, config, strategy, jit_compile=jit)
+    train_step = gan_step.make_train_step(state, config, strategy, jit_compile=args.mode == "xla")
     real_images = tf.random.stateless_uniform(
         [args.batch, size, size, args.channels], seed=[1, 2], minval=-1.0, maxval=1.0
     )
+    return train_step, real_images, ngf, ndf
+
+
+def _time_steps(train_step, real_images, warmup: int, steps: int):
+    """(first step seconds, timed step seconds, the last step's losses)."""
 
     def timed_step() -> tuple[float, dict[str, float]]:
         start = time.perf_counter()
@@ -128,16 +128,29 @@ def run_worker(args: argparse.Namespace) -> None:
         return time.perf_counter() - start, values
 
     first_s, _ = timed_step()  # traces (and with XLA compiles) the step
-    for _ in range(args.warmup):
+    for _ in range(warmup):
         timed_step()
     times = []
     values: dict[str, float] = {}
-    for _ in range(args.steps):
+    for _ in range(steps):
         seconds, values = timed_step()
         times.append(seconds)
+    return first_s, times, values
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    """Builds and times one variant in this process; prints one JSON line."""
+    load_start = _load_average()
+    wall_start = time.strftime("%H:%M:%S")
+    train_step, real_images, ngf, ndf = _build_step(args)
+    first_s, times, values = _time_steps(train_step, real_images, args.warmup, args.steps)
+
+    import numpy as np
+    import tensorflow as tf
+
+    size = args.size
     median = statistics.median(times)
     flops = step_flops(size, args.channels, args.z_dim, ngf, ndf, args.kernel, args.batch)
-    finite = all(np.isfinite(v) for v in values.values())
     record = {
         "framework": f"tf {tf.__version__}",
         "variant": f"{size}x{size} {args.mode} onednn={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}",
@@ -147,7 +160,7 @@ def run_worker(args: argparse.Namespace) -> None:
         "ndf": ndf,
         "kernel": args.kernel,
         "mode": args.mode,
-        "jit_compile": jit,
+        "jit_compile": args.mode == "xla",
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
@@ -160,7 +173,7 @@ def run_worker(args: argparse.Namespace) -> None:
         "images_per_s": round(args.batch / median, 1),
         "gflop_per_step": round(flops / 1e9, 2),
         "gflop_per_s": round(flops / median / 1e9, 1),
-        "losses_finite": finite,
+        "losses_finite": all(np.isfinite(v) for v in values.values()),
         "losses": {k: round(v, 4) for k, v in values.items()},
         "started": wall_start,
         "load_avg_start": load_start,
@@ -201,6 +214,42 @@ def _format_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _run_variant(args: argparse.Namespace, size: int, mode: str, dnn: str) -> dict:
+    """One variant in a fresh subprocess: its JSON record, or {"variant", "error"}."""
+    steps = args.xla_steps if (mode == "xla" and args.xla_steps) else args.steps
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        f"--size={size}",
+        f"--mode={mode}",
+        f"--batch={args.batch}",
+        f"--kernel={args.kernel}",
+        f"--channels={args.channels}",
+        f"--z_dim={args.z_dim}",
+        f"--ngf={args.ngf}",
+        f"--ndf={args.ndf}",
+        f"--steps={steps}",
+        f"--warmup={args.warmup}",
+        f"--intra_op={args.intra_op}",
+        f"--inter_op={args.inter_op}",
+    ]
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if dnn == "on" else "0")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    variant = f"{size}x{size} {mode} onednn={env['TF_ENABLE_ONEDNN_OPTS']}"
+    try:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=args.timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"variant": variant, "error": f"timeout {args.timeout}s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        return {"variant": variant, "error": f"exit {done.returncode}: {' | '.join(tail)}"}
+    return json.loads(lines[-1])
+
+
 def run_all(args: argparse.Namespace) -> None:
     """Runs every requested variant in a fresh subprocess, then prints the table."""
     sizes = [int(s) for s in _split(args.sizes, None, "sizes")]
@@ -218,53 +267,15 @@ def run_all(args: argparse.Namespace) -> None:
             if mode == "xla" and size not in xla_sizes:
                 continue
             for dnn in onednn:
-                steps = args.xla_steps if (mode == "xla" and args.xla_steps) else args.steps
-                command = [
-                    sys.executable,
-                    os.path.abspath(__file__),
-                    "--worker",
-                    f"--size={size}",
-                    f"--mode={mode}",
-                    f"--batch={args.batch}",
-                    f"--kernel={args.kernel}",
-                    f"--channels={args.channels}",
-                    f"--z_dim={args.z_dim}",
-                    f"--ngf={args.ngf}",
-                    f"--ndf={args.ndf}",
-                    f"--steps={steps}",
-                    f"--warmup={args.warmup}",
-                    f"--intra_op={args.intra_op}",
-                    f"--inter_op={args.inter_op}",
-                ]
-                env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if dnn == "on" else "0")
-                env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-                variant = f"{size}x{size} {mode} onednn={env['TF_ENABLE_ONEDNN_OPTS']}"
-                try:
-                    done = subprocess.run(
-                        command, env=env, capture_output=True, text=True, timeout=args.timeout
-                    )
-                except subprocess.TimeoutExpired:
-                    records.append({"variant": variant, "error": f"timeout {args.timeout}s"})
-                    print(json.dumps(records[-1]), flush=True)
-                    continue
-                lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-                if done.returncode or not lines:
-                    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-                    records.append(
-                        {"variant": variant, "error": f"exit {done.returncode}: {' | '.join(tail)}"}
-                    )
-                    print(json.dumps(records[-1]), flush=True)
-                    continue
-                record = json.loads(lines[-1])
-                records.append(record)
-                print(lines[-1], flush=True)
+                records.append(_run_variant(args, size, mode, dnn))
+                print(json.dumps(records[-1]), flush=True)
     print()
     print(_format_table(records))
     if any("error" in r for r in records):
         sys.exit(1)
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -287,6 +298,14 @@ def main() -> None:
         default="",
         help="sizes to run the xla mode at (default: all of --sizes); XLA on CPU is slow",
     )
+    _add_model_and_timing_arguments(parser)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="graph", choices=MODES, help=argparse.SUPPRESS)
+    return parser
+
+
+def _add_model_and_timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=128, help="global batch (default 128)")
     parser.add_argument(
         "--kernel",
@@ -328,9 +347,10 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=int, default=1800, help="seconds before a variant's subprocess is killed"
     )
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--size", type=int, default=32, help=argparse.SUPPRESS)
-    parser.add_argument("--mode", default="graph", choices=MODES, help=argparse.SUPPRESS)
+
+
+def main() -> None:
+    parser = _parser()
     args = parser.parse_args()
     for name in ("batch", "kernel", "steps", "z_dim"):
         if getattr(args, name) <= 0:

@@ -132,36 +132,12 @@ def main(argv: list[str]) -> int:
         return 0
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
     tfx.orchestration.LocalDagRunner().run(built)
-    push_base = pipeline_config.push_base
-    pipeline_name = pipeline_config.pipeline_name
-    summary = run_info.summarize_latest_run(metadata_path, pipeline_name)
-    lines = [f"pipeline run {summary.run_id}:"]
-    for component in sorted(summary.components.values(), key=lambda c: c.execution_id):
-        lines.append(f"  {component.node_id:<22} {component.state:<9} {component.seconds:7.1f} s")
-    lines += [
-        f"sample grid:       {summary.sample_grid}",
-        f"TensorBoard:       tensorboard --logdir {summary.tensorboard_dir}",
-        f"ML Metadata:       {metadata_path}",
-        f"examples:          {summary.examples_uri} (ingest_report.json, labels.txt)",
-        f"model artifact:    {summary.serving_model_dir}",
-    ]
-    if summary.probe_accuracy is not None:
-        lines.append(
-            f"feature probe:     test accuracy {summary.probe_accuracy:.4f} "
-            f"(threshold {pipeline_config.probe_threshold}): "
-            + ("BLESSED" if summary.blessed else "NOT BLESSED")
+    summary = run_info.summarize_latest_run(metadata_path, pipeline_config.pipeline_name)
+    print(
+        run_info.format_summary(
+            summary, metadata_path, pipeline_config.probe_threshold, pipeline_config.push_base
         )
-    elif summary.blessed is False:
-        lines.append(f"feature probe:     NOT BLESSED: {summary.blessing_reason}")
-    if summary.pushed is False:
-        lines.append("pushed:            nothing (the model was not blessed; see above)")
-    for name, pushed in summary.pushed_models.items():
-        lines.append(f"pushed {name + ':':<12} {pushed['destination']}")
-    lines.append(
-        f"serve: model base path {push_base} (TF Serving model names: "
-        f"{', '.join(summary.pushed_models) or 'none pushed'})"
     )
-    print("\n".join(lines))
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan import artifact
@@ -103,6 +104,55 @@ def _make_example_gen(config: PipelineConfig, channels: int):
     )
 
 
+def _data_components(config: PipelineConfig, channels: int) -> list[Any]:
+    """[ExampleGen, curated ImportSchemaGen, StatisticsGen, inferred SchemaGen, ExampleValidator]."""
+    example_gen = _make_example_gen(config, channels)
+    curated_schema = tfx.components.ImportSchemaGen(
+        schema_file=config.schema_path or DEFAULT_SCHEMA_PATH
+    )
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=curated_schema.outputs["schema"]
+    )
+    inferred_schema = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=curated_schema.outputs["schema"]
+    )
+    return [example_gen, curated_schema, statistics_gen, inferred_schema, example_validator]
+
+
+def _training_components(
+    config: PipelineConfig, experiment: ExperimentConfig, example_gen: Any, curated_schema: Any
+) -> tuple[Any, Any]:
+    """(Transform, Trainer): the one preprocessing graph, then the GAN loop on its output."""
+    model = experiment.model
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=curated_schema.outputs["schema"],
+        preprocessing_fn="tfx_dcgan.components.preprocessing.preprocessing_fn",
+        custom_config=preprocessing.make_custom_config(model.image_size, model.channels),
+        # StatisticsGen already describes the raw data; statistics of raw pixel bytes add nothing.
+        disable_statistics=True,
+    )
+    trainer = tfx.components.Trainer(
+        run_fn="tfx_dcgan.components.trainer_module.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=curated_schema.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=experiment.train.steps),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
+        custom_config={
+            trainer_module.EXPERIMENT_KEY: experiment.to_dict(),
+            # Outlives Trainer executions: a Trainer that died resumes from its checkpoints.
+            trainer_module.CHECKPOINT_ROOT_KEY: os.path.join(
+                config.pipeline_root, "TrainerCheckpoints"
+            ),
+        },
+    )
+    return transform, trainer
+
+
 def create_pipeline(
     config: PipelineConfig,
     experiment: ExperimentConfig,
@@ -127,44 +177,9 @@ def create_pipeline(
     experiment = dataclasses.replace(
         experiment, data=dataclasses.replace(experiment.data, data_dir="")
     ).validate()
-    model = experiment.model
-
-    example_gen = _make_example_gen(config, model.channels)
-    curated_schema = tfx.components.ImportSchemaGen(
-        schema_file=config.schema_path or DEFAULT_SCHEMA_PATH
-    )
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"], schema=curated_schema.outputs["schema"]
-    )
-    inferred_schema = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
-    )
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=curated_schema.outputs["schema"]
-    )
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
-        schema=curated_schema.outputs["schema"],
-        preprocessing_fn="tfx_dcgan.components.preprocessing.preprocessing_fn",
-        custom_config=preprocessing.make_custom_config(model.image_size, model.channels),
-        # StatisticsGen already describes the raw data; statistics of raw pixel bytes add nothing.
-        disable_statistics=True,
-    )
-    trainer = tfx.components.Trainer(
-        run_fn="tfx_dcgan.components.trainer_module.run_fn",
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=curated_schema.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=experiment.train.steps),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
-        custom_config={
-            trainer_module.EXPERIMENT_KEY: experiment.to_dict(),
-            # Outlives Trainer executions: a Trainer that died resumes from its checkpoints.
-            trainer_module.CHECKPOINT_ROOT_KEY: os.path.join(
-                config.pipeline_root, "TrainerCheckpoints"
-            ),
-        },
-    )
+    data_components = _data_components(config, experiment.model.channels)
+    example_gen, curated_schema = data_components[0], data_components[1]
+    transform, trainer = _training_components(config, experiment, example_gen, curated_schema)
     probe = None
     if config.probe:
         probe = FeatureProbeEvaluator(
@@ -186,11 +201,7 @@ def create_pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[
-            example_gen,
-            curated_schema,
-            statistics_gen,
-            inferred_schema,
-            example_validator,
+            *data_components,
             transform,
             trainer,
             *([probe] if probe else []),

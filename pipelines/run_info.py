@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from typing import Any
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -93,17 +94,7 @@ def summarize_latest_run(
     pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_context is None:
         raise LookupError(f"no pipeline {pipeline_name!r} in {metadata_path}")
-    # Executions belong to the pipeline, pipeline_run and node contexts: the newest pipeline_run
-    # context among the pipeline's executions is its latest run.
-    run_contexts = {c.id: c for c in store.get_contexts_by_type("pipeline_run")}
-    node_contexts = {c.id: c.name for c in store.get_contexts_by_type("node")}
-    by_run: dict[int, list] = {}
-    for execution in store.get_executions_by_context(pipeline_context.id):
-        contexts = store.get_contexts_by_execution(execution.id)
-        node_ids = [node_contexts[c.id] for c in contexts if c.id in node_contexts]
-        for context in contexts:
-            if context.id in run_contexts and node_ids:
-                by_run.setdefault(context.id, []).append((node_ids[0], execution))
+    run_contexts, by_run = _executions_by_run(store, pipeline_context.id)
     if not by_run:
         raise LookupError(f"pipeline {pipeline_name!r} has no runs in {metadata_path}")
     candidates = sorted(by_run, reverse=True)
@@ -115,8 +106,44 @@ def summarize_latest_run(
             if any(e.last_known_state == complete for _, e in by_run[run_id])
         ] or candidates
     latest_run = run_contexts[candidates[0]]
+    model_run = _latest_artifact(store, pipeline_context.id, "ModelRun")
+    model = _latest_artifact(store, pipeline_context.id, "Model")
+    examples = [
+        a
+        for a in store.get_artifacts_by_context(pipeline_context.id)
+        if a.type == "Examples" and "num_images" in a.custom_properties
+    ]
+    return RunSummary(
+        run_id=latest_run.name,
+        components=_component_runs(by_run[latest_run.id]),
+        model_run_dir=model_run.uri if model_run else None,
+        serving_model_dir=os.path.join(model.uri, "Format-Serving") if model else None,
+        examples_uri=max(examples, key=lambda a: a.id).uri if examples else None,
+        **_outcome(store, pipeline_context.id),
+    )
+
+
+def _executions_by_run(store: Any, pipeline_context_id: int) -> tuple[dict[int, Any], dict]:
+    """(pipeline_run contexts by id, run context id -> [(node context name, execution)]).
+
+    Executions belong to the pipeline, pipeline_run and node contexts: the newest pipeline_run
+    context among the pipeline's executions is its latest run.
+    """
+    run_contexts = {c.id: c for c in store.get_contexts_by_type("pipeline_run")}
+    node_contexts = {c.id: c.name for c in store.get_contexts_by_type("node")}
+    by_run: dict[int, list] = {}
+    for execution in store.get_executions_by_context(pipeline_context_id):
+        contexts = store.get_contexts_by_execution(execution.id)
+        node_ids = [node_contexts[c.id] for c in contexts if c.id in node_contexts]
+        for context in contexts:
+            if context.id in run_contexts and node_ids:
+                by_run.setdefault(context.id, []).append((node_ids[0], execution))
+    return run_contexts, by_run
+
+
+def _component_runs(executions: list) -> dict[str, ComponentRun]:
     components: dict[str, ComponentRun] = {}
-    for node_name, execution in by_run[latest_run.id]:
+    for node_name, execution in executions:
         node_id = node_name.split(".", 1)[-1]
         components[node_id] = ComponentRun(
             node_id=node_id,
@@ -125,19 +152,17 @@ def summarize_latest_run(
             / 1000.0,
             execution_id=execution.id,
         )
-    model_run = _latest_artifact(store, pipeline_context.id, "ModelRun")
-    model = _latest_artifact(store, pipeline_context.id, "Model")
-    examples = [
-        a
-        for a in store.get_artifacts_by_context(pipeline_context.id)
-        if a.type == "Examples" and "num_images" in a.custom_properties
-    ]
-    pushed = _latest_artifact(store, pipeline_context.id, "PushedModel")
+    return components
+
+
+def _outcome(store: Any, pipeline_context_id: int) -> dict[str, Any]:
+    """The RunSummary fields of the latest probe, blessing and push."""
+    pushed = _latest_artifact(store, pipeline_context_id, "PushedModel")
     pushed_models = {}
     if pushed is not None and "pushed_models" in pushed.custom_properties:
         pushed_models = json.loads(pushed.custom_properties["pushed_models"].string_value)
-    blessing = _latest_artifact(store, pipeline_context.id, "ModelBlessing")
-    evaluation = _latest_artifact(store, pipeline_context.id, "ModelEvaluation")
+    blessing = _latest_artifact(store, pipeline_context_id, "ModelBlessing")
+    evaluation = _latest_artifact(store, pipeline_context_id, "ModelEvaluation")
     probe_accuracy = blessed = None
     blessing_reason = ""
     if evaluation is not None and "accuracy" in evaluation.custom_properties:
@@ -146,17 +171,44 @@ def summarize_latest_run(
         blessed = bool(blessing.custom_properties["blessed"].int_value)
         if "reason" in blessing.custom_properties:
             blessing_reason = blessing.custom_properties["reason"].string_value
-    return RunSummary(
-        run_id=latest_run.name,
-        components=components,
-        model_run_dir=model_run.uri if model_run else None,
-        serving_model_dir=os.path.join(model.uri, "Format-Serving") if model else None,
-        examples_uri=max(examples, key=lambda a: a.id).uri if examples else None,
-        pushed_models=pushed_models,
-        probe_accuracy=probe_accuracy,
-        blessed=blessed,
-        blessing_reason=blessing_reason,
-        pushed=bool(pushed.custom_properties["pushed"].int_value)
+    return {
+        "pushed_models": pushed_models,
+        "probe_accuracy": probe_accuracy,
+        "blessed": blessed,
+        "blessing_reason": blessing_reason,
+        "pushed": bool(pushed.custom_properties["pushed"].int_value)
         if pushed is not None and "pushed" in pushed.custom_properties
         else None,
+    }
+
+
+def format_summary(
+    summary: RunSummary, metadata_path: str, probe_threshold: float, push_base: str
+) -> str:
+    """The lines `tfx-dcgan pipeline` prints after a run: states, times, where everything is."""
+    lines = [f"pipeline run {summary.run_id}:"]
+    for component in sorted(summary.components.values(), key=lambda c: c.execution_id):
+        lines.append(f"  {component.node_id:<22} {component.state:<9} {component.seconds:7.1f} s")
+    lines += [
+        f"sample grid:       {summary.sample_grid}",
+        f"TensorBoard:       tensorboard --logdir {summary.tensorboard_dir}",
+        f"ML Metadata:       {metadata_path}",
+        f"examples:          {summary.examples_uri} (ingest_report.json, labels.txt)",
+        f"model artifact:    {summary.serving_model_dir}",
+    ]
+    if summary.probe_accuracy is not None:
+        lines.append(
+            f"feature probe:     test accuracy {summary.probe_accuracy:.4f} "
+            f"(threshold {probe_threshold}): " + ("BLESSED" if summary.blessed else "NOT BLESSED")
+        )
+    elif summary.blessed is False:
+        lines.append(f"feature probe:     NOT BLESSED: {summary.blessing_reason}")
+    if summary.pushed is False:
+        lines.append("pushed:            nothing (the model was not blessed; see above)")
+    for name, pushed in summary.pushed_models.items():
+        lines.append(f"pushed {name + ':':<12} {pushed['destination']}")
+    lines.append(
+        f"serve: model base path {push_base} (TF Serving model names: "
+        f"{', '.join(summary.pushed_models) or 'none pushed'})"
     )
+    return "\n".join(lines)
