@@ -8,19 +8,36 @@
 
 Every flag of the local runner (model, training, strategy, source, Beam, probe, push, cache) means
 the same here and reaches the compiled spec: both runners parse tfx_dcgan/cli/flags.py into the
-same PipelineConfig and ExperimentConfig. The image must contain this repository installed
-(`pip install .[pipeline]`) and set TF_USE_LEGACY_KERAS=1, because components run `tfx_dcgan.*` by
-import path. Nothing is read from --data_dir at compile time unless it is a local folder and
---layout=auto. Submit the JSON with the KFP client or Vertex AI
-(`aiplatform.PipelineJob(template_path=...)`). Pushes to gs:// are not atomic (see
-tfx_dcgan/components/versioned_pusher/executor.py); TF Serving should poll a POSIX volume.
+same PipelineConfig and ExperimentConfig. Every value is compiled as a constant: the spec has no
+KFP pipeline parameters (change a value by compiling again; the JSON is cheap).
+
+What the compiled spec relies on, and what this runner does for it:
+
+  * The image (`--default_image`, built from the repository's Dockerfile) holds this package
+    installed from the lock and sets TF_USE_LEGACY_KERAS=1: tasks run `tfx_dcgan.*` by import path.
+  * The curated schema is `package:tfx_dcgan/schema/schema.pbtxt`, resolved inside the container;
+    a local --schema_path is refused (give a gs:// URI the tasks can read).
+  * Beam workers get the package from the same image: `--sdk_container_image=<default_image>` is
+    added to the Beam args unless --beam_arg already says how (sdk_container_image,
+    extra_package, setup_file or environment_config).
+  * Ingest caching: see --kubeflow_backend. For `kfp` the ingest task's cachingOptions are off in
+    the JSON; for `vertex` the ExampleGen driver (a pre-cache check the compiler adds to
+    FileBasedExampleGen subclasses such as ImageExampleGen) fingerprints the input files. The
+    split patterns name files (`train/*/*`), so the fingerprint sees every image.
+
+Nothing is read from --data_dir at compile time unless it is a local folder and --layout=auto.
+Submit the JSON with the KFP client or Vertex AI (`aiplatform.PipelineJob(template_path=...)`).
+Pushes to gs:// are not atomic (see tfx_dcgan/components/versioned_pusher/executor.py); TF
+Serving should poll a POSIX volume.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
+from typing import Any
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan.cli import command as cli_command
@@ -37,6 +54,7 @@ COMMAND = cli_command.Command(
         "default_image",
         "pipeline_root",
         "output_file",
+        "kubeflow_backend",
         *(n for n in cli_flags.PIPELINE_FLAGS if n != "pipeline_root"),
         *(n for n in cli_flags.EXPERIMENT_FLAGS if n != "data_dir"),
     ),
@@ -46,6 +64,47 @@ COMMAND = cli_command.Command(
         "default_image": "Container image with this project installed (required).",
     },
 )
+
+
+INGEST_TASKS = ("ImageExampleGen", "TfdsExampleGen", "TFRecordExampleGen")
+# Beam options that already tell remote workers where this package comes from.
+_PACKAGE_BEAM_OPTIONS = ("sdk_container_image", "extra_package", "setup_file", "environment_config")
+
+
+def beam_args_for_image(beam_args: tuple[str, ...], image: str) -> tuple[str, ...]:
+    """`beam_args` plus `--sdk_container_image=<image>` unless they already say how workers get
+    the package."""
+    for arg in beam_args:
+        if arg.lstrip("-").split("=", 1)[0] in _PACKAGE_BEAM_OPTIONS:
+            return tuple(beam_args)
+    return (*beam_args, f"--sdk_container_image={image}")
+
+
+def set_ingest_caching(spec: dict[str, Any], backend: str) -> list[str]:
+    """Turns the ingest task's cache off for open-source KFP (in place); the tasks changed.
+
+    Args:
+      spec: the compiled JSON (with or without the `pipelineSpec` wrapper).
+      backend: "kfp" or "vertex" (vertex keeps the driver-fingerprinted cache).
+    """
+    if backend != "kfp":
+        return []
+    tasks = spec.get("pipelineSpec", spec)["root"]["dag"]["tasks"]
+    changed = []
+    for name in INGEST_TASKS:
+        if name in tasks:
+            tasks[name]["cachingOptions"] = {"enableCache": False}
+            changed.append(name)
+    return changed
+
+
+def _check_schema_path(schema_path: str) -> None:
+    if schema_path and "://" not in schema_path and not schema_path.startswith("package:"):
+        raise ConfigError(
+            f"--schema_path={schema_path!r} is a path of this machine, which the Kubeflow tasks "
+            "cannot read: give a URI they can (gs://BUCKET/schema.pbtxt) or leave it empty for "
+            "the curated schema shipped in the image (package:tfx_dcgan/schema/schema.pbtxt)"
+        )
 
 
 def configs_from_flags() -> tuple[PipelineConfig, ExperimentConfig]:
@@ -62,6 +121,12 @@ def configs_from_flags() -> tuple[PipelineConfig, ExperimentConfig]:
         pipeline_root=FLAGS.pipeline_root,
         push_base=os.path.join(FLAGS.pipeline_root, "serving"),
         check_local_paths=False,
+    )
+    _check_schema_path(FLAGS.schema_path or "")
+    pipeline_config = dataclasses.replace(
+        pipeline_config,
+        schema_path=FLAGS.schema_path or "",
+        beam_args=beam_args_for_image(pipeline_config.beam_args, FLAGS.default_image),
     )
     return pipeline_config, experiment
 
@@ -95,7 +160,14 @@ def main(argv: list[str]) -> int:
         print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
     runner.run(built)
+    with open(FLAGS.output_file) as stream:
+        spec = json.load(stream)
+    uncached = set_ingest_caching(spec, FLAGS.kubeflow_backend)
+    with open(FLAGS.output_file, "w") as stream:
+        json.dump(spec, stream, indent=2, sort_keys=True)
     print(f"wrote {os.path.abspath(FLAGS.output_file)}")
+    if uncached:
+        print(f"cache off for {', '.join(uncached)} (--kubeflow_backend=kfp; see --help)")
     return 0
 
 

@@ -2,7 +2,7 @@
 
     ImageExampleGen ──> StatisticsGen ──> SchemaGen (inferred, kept for comparison)
           │                  │
-          │   ImportSchemaGen (curated tfx_dcgan/schema/schema.pbtxt)
+          │   ImportSchemaGen (curated: package:tfx_dcgan/schema/schema.pbtxt)
           │                  │
           │                  └──> ExampleValidator (anomalies against the curated schema)
           └──> Transform (preprocessing_fn, custom_config: image size, channels)
@@ -29,6 +29,7 @@ from tfx_dcgan.components import preprocessing, trainer_module
 from tfx_dcgan.components.feature_probe_evaluator.component import FeatureProbeEvaluator
 from tfx_dcgan.components.image_example_gen import component as image_example_gen_component
 from tfx_dcgan.components.image_example_gen.component import ImageExampleGen
+from tfx_dcgan.components.import_schema_gen.component import CURATED_SCHEMA, PackagedImportSchemaGen
 from tfx_dcgan.components.tfds_example_gen.component import TfdsExampleGen
 from tfx_dcgan.components.tfrecord_example_gen.component import (
     TFRecordExampleGen,
@@ -43,11 +44,7 @@ from tfx_dcgan.ingest import tfrecord_source
 import tensorflow as tf
 from tfx import v1 as tfx
 
-__all__ = ["DEFAULT_SCHEMA_PATH", "create_pipeline"]
-
-DEFAULT_SCHEMA_PATH = os.path.join(
-    os.path.dirname(os.path.abspath(tfx_dcgan.__file__)), "schema", "schema.pbtxt"
-)
+__all__ = ["CURATED_SCHEMA", "create_pipeline"]
 
 
 def _image_input_config(config: PipelineConfig):
@@ -57,8 +54,10 @@ def _image_input_config(config: PipelineConfig):
     if config.layout == "split_subroots":
         return example_gen_pb2.Input(
             splits=[
-                example_gen_pb2.Input.Split(name="train", pattern="train/*"),
-                example_gen_pb2.Input.Split(name="eval", pattern="test/*"),
+                # File-level patterns: the ExampleGen driver's input fingerprint stats what they
+                # match, and on an object store a "folder" has no size or mtime to stat.
+                example_gen_pb2.Input.Split(name="train", pattern="train/*/*"),
+                example_gen_pb2.Input.Split(name="eval", pattern="test/*/*"),
             ]
         )
     if config.layout == "single":
@@ -107,9 +106,9 @@ def _make_example_gen(config: PipelineConfig, channels: int):
 def _data_components(config: PipelineConfig, channels: int) -> list[Any]:
     """[ExampleGen, curated ImportSchemaGen, StatisticsGen, inferred SchemaGen, ExampleValidator]."""
     example_gen = _make_example_gen(config, channels)
-    curated_schema = tfx.components.ImportSchemaGen(
-        schema_file=config.schema_path or DEFAULT_SCHEMA_PATH
-    )
+    curated_schema = PackagedImportSchemaGen(
+        schema_file=config.schema_path or CURATED_SCHEMA
+    ).with_id("ImportSchemaGen")
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"], schema=curated_schema.outputs["schema"]
     )

@@ -203,11 +203,16 @@ def test_kubeflow_spec_carries_every_option(kubeflow):
     pusher = _kfp_parameters(kubeflow, "VersionedPusher")
     assert (pusher["push_unblessed"], pusher["push_base"]) == (1, "/srv/models")
     # --noenable_cache: no task asks for cache look-ups.
-    assert all("cachingOptions" not in task for task in kubeflow["root"]["dag"]["tasks"].values())
+    tasks = kubeflow["root"]["dag"]["tasks"].values()
+    assert not any(task.get("cachingOptions", {}).get("enableCache") for task in tasks)
     executor_args = kubeflow["deploymentSpec"]["executors"]["ImageExampleGen_executor"][
         "container"
     ]["args"]
-    assert executor_args[-3:] == EXPECTED_BEAM_ARGS
+    # The Kubeflow runner adds how Beam workers get the package: the task's image.
+    assert executor_args[-4:] == [
+        *EXPECTED_BEAM_ARGS,
+        "--sdk_container_image=example.org/tfx-dcgan:test",
+    ]
     assert kubeflow["pipelineInfo"]["name"] == "parity-dcgan"
 
 

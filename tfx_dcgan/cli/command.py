@@ -134,7 +134,8 @@ def experiment_from_flags(data_dir: str | None = None) -> ExperimentConfig:
 def _absolute(path: str | None) -> str:
     if not path:
         return ""
-    return path if "://" in path else os.path.abspath(path)
+    # URIs and package references (package:tfx_dcgan/...) are resolved where they are read.
+    return path if "://" in path or path.startswith("package:") else os.path.abspath(path)
 
 
 def pipeline_config_from_flags(

@@ -222,6 +222,16 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_string("default_image", None, "Container image with this project installed.")
 flags.DEFINE_string("output_file", "tfx_dcgan_pipeline.json", "Pipeline-spec JSON to write.")
+flags.DEFINE_enum(
+    "kubeflow_backend",
+    "kfp",
+    ["kfp", "vertex"],
+    "Where the compiled spec runs. kfp (open-source Kubeflow Pipelines): its cache keys on a "
+    "task's inputs, command and image, never on the files under --data_dir, so the ingest task's "
+    "cache is turned off in the JSON (a run always re-reads the images; later tasks are cached when "
+    "their inputs are unchanged). vertex (Vertex AI Pipelines): the ingest's driver computes the "
+    "input files' fingerprint before the cache lookup, so the ingest stays cacheable.",
+)
 
 # ---------------------------------------------------------------------------------------------
 # PipelineConfig: one flag per field (flag name = field name).

@@ -6,8 +6,10 @@ Layouts it reads (labels are the class-folder names; their sorted list is the la
     <input_base>/<class>/*.png                                          -> hash-bucketed splits
     <input_base>/*.png  (flat: every label is features.UNLABELLED)      -> hash-bucketed splits
 
-It is a `FileBasedExampleGen` in all but its spec: the same driver (span/version resolution and the
-input fingerprint that lets a second run be served from the cache), the same `input_config` /
+It subclasses `FileBasedExampleGen` with its own spec: the same driver (span/version resolution and
+the input fingerprint that lets a second run be served from the cache; the Kubeflow V2 compiler
+adds that driver as the task's pre-cache check only for `FileBasedExampleGen` subclasses, and Vertex
+AI Pipelines runs it), the same `input_config` /
 `output_config` / `range_config`, plus `channels` (what preprocessing decodes to; images TF cannot
 decode at that channel count are converted to PNG) and `max_logged_skipped`.
 
@@ -29,6 +31,7 @@ from tfx_dcgan.components.image_example_gen import executor
 import tensorflow as tf
 from tfx import types
 from tfx.components.example_gen import driver
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts, standard_component_specs
@@ -124,7 +127,7 @@ def default_output_config(input_config: example_gen_pb2.Input) -> example_gen_pb
     )
 
 
-class ImageExampleGen(base_beam_component.BaseBeamComponent):
+class ImageExampleGen(FileBasedExampleGen):
     """Ingests image folders into gzipped TFRecords of `tf.Example` (see tfx_dcgan.features).
 
     Output `examples` carries custom properties: `num_images`, `num_converted`, `num_skipped`,
@@ -179,7 +182,8 @@ class ImageExampleGen(base_beam_component.BaseBeamComponent):
             max_logged_skipped=max_logged_skipped,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
-        super().__init__(spec=spec)
+        # FileBasedExampleGen's own __init__ builds the stock spec; ours adds the options above.
+        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)
 
 
 def ingest_folder(

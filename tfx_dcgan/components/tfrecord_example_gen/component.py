@@ -30,6 +30,7 @@ from tfx_dcgan.ingest import tfrecord_source
 
 from tfx import types
 from tfx.components.example_gen import driver
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts, standard_component_specs
@@ -68,7 +69,7 @@ def default_input_config(patterns: str | dict[str, str] = "*") -> example_gen_pb
     )
 
 
-class TFRecordExampleGen(base_beam_component.BaseBeamComponent):
+class TFRecordExampleGen(FileBasedExampleGen):
     """Imports TFRecords of `tf.Example`, remapping feature names onto tfx_dcgan.features."""
 
     SPEC_CLASS = TFRecordExampleGenSpec
@@ -135,4 +136,5 @@ class TFRecordExampleGen(base_beam_component.BaseBeamComponent):
             max_logged_skipped=max_logged_skipped,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
-        super().__init__(spec=spec)
+        # FileBasedExampleGen's own __init__ builds the stock spec; ours adds the options above.
+        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

@@ -1,0 +1,42 @@
+# Images of tfx-dcgan. NOT BUILT HERE: the development machines have no Docker engine; a test
+# (tests/test_container.py) checks that every file this copies exists and that it installs from
+# the hashed lock. Build and push (from the repository root):
+#
+#   docker build --target pipeline -t REGISTRY/tfx-dcgan:0.1.0 .
+#   docker build --target airflow-worker -t REGISTRY/tfx-dcgan-airflow:0.1.0 .
+#   docker push REGISTRY/tfx-dcgan:0.1.0
+#
+# then compile the Kubeflow spec with --default_image=REGISTRY/tfx-dcgan:0.1.0.
+
+# ---- pipeline: every Kubeflow task and every Beam worker (--sdk_container_image) runs this ----
+FROM tensorflow/tfx:1.16.0 AS pipeline
+
+# The tasks import tf.keras before this package can set it: Keras 2 (tf-keras) must be chosen here.
+ENV TF_USE_LEGACY_KERAS=1 \
+    TF_ENABLE_ONEDNN_OPTS=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /opt/tfx-dcgan
+# The exact tested set, hash-checked; then the package itself without resolving anything again.
+COPY requirements.lock ./
+RUN python -m pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY tfx_dcgan ./tfx_dcgan
+COPY pipelines ./pipelines
+COPY serving ./serving
+RUN python -m pip install --no-cache-dir --no-deps . \
+    && python -c "import importlib.resources as r; assert r.files('tfx_dcgan').joinpath('schema/schema.pbtxt').is_file()"
+
+# The Kubeflow V2 compiler writes each task's command; this is the same default.
+ENTRYPOINT ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+
+# ---- airflow-worker: the scheduler and workers of an Airflow deployment ----
+# TFX's Airflow components run each executor inside the worker process, so the worker needs this
+# package, TFX and Airflow in one environment: the lock above already holds apache-airflow 2.10.3.
+FROM pipeline AS airflow-worker
+ENV AIRFLOW_HOME=/opt/airflow
+COPY pipelines/airflow_dag.py /opt/airflow/dags/tfx_dcgan_dag.py
+WORKDIR /opt/airflow
+ENTRYPOINT ["airflow"]
+CMD ["scheduler"]

@@ -1,0 +1,1 @@
+"""ImportSchemaGen that also reads a schema shipped inside an installed package."""
