@@ -17,7 +17,9 @@ What Airflow changes (TFX's Airflow components run the legacy launcher inside ea
 ExampleGen driver runs (span, version and input fingerprint for the cache); `tfx.dsl.Cond` is not
 supported (this pipeline has none: whether the probe runs is decided when the DAG is built); and
 runtime parameters must be strings (this pipeline has none: every value is fixed at parse time,
-change the flagfile and the DAG is parsed again). Tested with apache-airflow 2.10.3 (SQLite),
+change the flagfile and the DAG is parsed again); and the legacy launcher names output artifacts
+`<key>:<run id>`, which collides for ImportSchemaGen's and SchemaGen's `schema`, so the components
+with the base driver get one that appends the component id. Tested with apache-airflow 2.10.3 (SQLite),
 `dag.test()` in tests/test_airflow.py.
 """
 
@@ -47,6 +49,43 @@ COMMAND = cli_command.Command(
 )
 
 
+def _unique_artifact_name_driver() -> type:
+    """The legacy launcher's BaseDriver, naming outputs `<key>:<run id>:<component id>`.
+
+    TFX's legacy launcher (Airflow's) names every output artifact `<output key>:<run id>`.
+    ImportSchemaGen and the inferred SchemaGen both write `schema` of type Schema, and ML Metadata
+    refuses the second (UNIQUE (type, name)): the run fails at SchemaGen. The component id makes
+    the names unique. Only the Airflow DAG sets it; the local and Kubeflow runners do not use
+    these drivers.
+    """
+    from tfx.dsl.components.base import base_driver
+
+    class UniqueArtifactNameDriver(base_driver.BaseDriver):
+        def _prepare_output_artifacts(
+            self,
+            input_artifacts,
+            output_dict,
+            exec_properties,
+            execution_id,
+            pipeline_info,
+            component_info,
+        ):
+            result = super()._prepare_output_artifacts(
+                input_artifacts,
+                output_dict,
+                exec_properties,
+                execution_id,
+                pipeline_info,
+                component_info,
+            )
+            for artifacts in result.values():
+                for artifact in artifacts:
+                    artifact.name = f"{artifact.name}:{component_info.component_id}"
+            return result
+
+    return UniqueArtifactNameDriver
+
+
 def build_dag(dag_config: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """(the Airflow DAG, the TFX pipeline it runs) from $TFX_DCGAN_FLAGFILE's options.
 
@@ -74,6 +113,12 @@ def build_dag(dag_config: dict[str, Any] | None = None) -> tuple[Any, Any]:
             metadata_path
         ),
     )
+    from tfx.dsl.components.base import base_driver
+
+    unique_names = _unique_artifact_name_driver()
+    for component in built.components:
+        if component.driver_class is base_driver.BaseDriver:
+            component.driver_class = unique_names
     dag_config = dag_config or {
         "schedule": None,
         "start_date": datetime.datetime(2026, 1, 1),
