@@ -227,7 +227,8 @@ def test_mlmd_holds_artifacts_and_lineage(run):
     assert ("Examples", "Transform") in lineage  # transformed examples
     assert ("TransformGraph", "Transform") in lineage
     assert ("Examples", "ImageExampleGen") in lineage
-    assert ("Schema", "ImportSchemaGen") in lineage
+    # Node id ImportSchemaGen; its execution type is the class, TFX's ImportSchemaGen subclassed.
+    assert ("Schema", "PackagedImportSchemaGen") in lineage
     parents_of = {(a, c): p for a, c, p in chain}
     assert parents_of[("Model", "Trainer")] == ["Examples", "Schema", "TransformGraph"]
     # The comparison schema and the anomalies exist too.

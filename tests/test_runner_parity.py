@@ -92,7 +92,11 @@ EXPECTED_BEAM_ARGS = [
     "--direct_num_workers=1",
     "--max_num_workers=2",
 ]
-EXPECTED_SPLITS = [{"name": "train", "pattern": "train/*"}, {"name": "eval", "pattern": "test/*"}]
+# File-level patterns (class folder, then file): the ingest driver's fingerprint stats each file.
+EXPECTED_SPLITS = [
+    {"name": "train", "pattern": "train/*/*"},
+    {"name": "eval", "pattern": "test/*/*"},
+]
 
 
 @pytest.fixture(scope="module")

@@ -236,9 +236,11 @@ class PipelineConfig:
         "tfrecord" (existing TFRecords of tf.Example); all give the same raw features.
       data_dir: source "images": the image folder (class folders, flat, or train/ + test/).
       layout: source "images": how `data_dir` is split. "auto" looks at the folder when the
-        pipeline is built (train/ + test/ sub-roots or not); "split_subroots" (train/<class>/*
-        and test/<class>/* become 'train' and 'eval'); "single" (hash-split 9:1). A pipeline
-        compiled where the data cannot be read (Kubeflow, gs://) needs one of the last two.
+        pipeline is built (train/ + test/ sub-roots or not); "split_subroots" (the split patterns
+        train/*/* and test/*/*: class folders under train/ and test/ become 'train' and 'eval';
+        files directly in train/ or test/ are not read); "single" (the pattern *, hash-split
+        9:1). A pipeline compiled where the data cannot be read (Kubeflow, gs://) needs one of
+        the last two; the same value means the same patterns on every runner.
       tfds_name, tfds_data_dir, tfds_split_mapping, tfds_image_key, tfds_label_key: source
         "tfds": 'name[/config][:version]' prepared in tfds_data_dir; {tfds_split: output_split}
         (empty: train=train, test=eval); the image and label features ('' = unlabelled).
