@@ -219,8 +219,21 @@ def train(
             state, result.step, paths["samples"], writer, final=True, write=is_chief
         )
         log.info("final sample grid: %s", result.final_sample_png)
+        if not is_chief:
+            _remove_worker_scratch(manager.directory)
     writer.flush()
     return result
+
+
+def _remove_worker_scratch(scratch_dir: str) -> None:
+    """Deletes a non-chief worker's checkpoint folder after a finished run (and `.workers/` when
+    it is left empty): those checkpoints exist only because saving is collective; every worker
+    resumes from the chief's."""
+    if tf.io.gfile.isdir(scratch_dir):
+        tf.io.gfile.rmtree(scratch_dir)
+    parent = os.path.dirname(scratch_dir)
+    if tf.io.gfile.isdir(parent) and not tf.io.gfile.listdir(parent):
+        tf.io.gfile.rmtree(parent)
 
 
 def _log_start(
