@@ -119,6 +119,7 @@ def test_multi_process_workers_write_the_same_examples_as_the_in_process_run(fla
         str(tmp_path / "examples"),
         ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
     )
+
     def canonical(uri: str, split: str) -> Counter:
         # A proto map's wire order depends on the process's hash seed: compare canonical bytes.
         return Counter(

@@ -364,6 +364,63 @@ def test_pushed_feature_extractor_matches_training_side_features(run):
     assert distances.min(axis=1).max() < 1e-5
 
 
+def test_the_trainer_writes_its_model_to_ram(run, tmp_path, monkeypatch):
+    """run_fn on this run's Transform output with model_run_dir and serving_model_dir on ram://
+    (an in-process stand-in for gs://): every output lands there, none in the working folder."""
+    from tfx_dcgan import fileio
+    from tfx_dcgan.components import trainer_module
+    from tfx_dcgan.config import TrainConfig
+
+    transformed = os.path.join(run.pipeline_root, "Transform", "transformed_examples", "*")
+    train_files = sorted(glob.glob(os.path.join(transformed, "Split-train", "*")))
+    (graph,) = glob.glob(os.path.join(run.pipeline_root, "Transform", "transform_graph", "*"))
+    assert train_files
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    root = f"ram://trainer-{os.getpid()}"
+    experiment = ExperimentConfig(
+        model=MODEL, train=TrainConfig(batch_size=8, log_every=1, sample_every=0, sample_grid=4)
+    )
+    trainer_module.run_fn(
+        types.SimpleNamespace(
+            custom_config={trainer_module.EXPERIMENT_KEY: experiment.to_dict()},
+            train_steps=2,
+            train_files=train_files,
+            transform_output=graph,
+            model_run_dir=f"{root}/model_run",
+            serving_model_dir=f"{root}/serving",
+        )
+    )
+    listed = set()
+    for directory, _, files in tf.io.gfile.walk(root):
+        listed |= {os.path.relpath(os.path.join(directory, n), root) for n in files}
+    for expected in (
+        "model_run/config.json",
+        "model_run/train_log.jsonl",
+        "model_run/samples/final.png",
+        "serving/model_config.json",
+        "serving/generator/saved_model.pb",
+        "serving/discriminator_features/saved_model.pb",
+        "serving/keras/generator/saved_model.pb",
+        "serving/keras/discriminator/saved_model.pb",
+    ):
+        assert expected in listed, expected
+    assert any(p.startswith("model_run/checkpoints/ckpt-2") for p in listed)
+    assert any(p.startswith("model_run/tensorboard/") for p in listed)
+    generated = tf.saved_model.load(f"{root}/serving/generator").signatures["generate"](
+        seed=tf.constant(3, tf.int64), count=tf.constant(2, tf.int64)
+    )["images"]
+    assert generated.shape == (2, 16, 16, 3)
+    features_out = tf.saved_model.load(f"{root}/serving/discriminator_features").signatures[
+        "serving_default"
+    ](image_bytes=tf.reshape(tf.io.encode_png(generated[0]), [1]))["features"]
+    assert features_out.shape == (1, models.feature_size(MODEL))
+    assert np.all(np.isfinite(features_out.numpy()))
+    assert json.loads(fileio.read_text(f"{root}/serving/model_config.json"))
+    assert os.listdir(cwd) == []
+
+
 def test_second_run_is_served_from_the_cache(run):
     from pipelines import run_info
 

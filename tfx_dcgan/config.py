@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 __all__ = [
@@ -303,7 +302,9 @@ class PipelineConfig:
             if not self.data_dir:
                 raise ConfigError("pipeline.data_dir must be set for --source=images")
             if check_local_paths and not _has_scheme(self.data_dir):
-                if not os.path.isdir(self.data_dir):
+                from tfx_dcgan import fileio  # TensorFlow only when a path is checked
+
+                if not fileio.isdir(self.data_dir):
                     raise ConfigError(f"pipeline.data_dir={self.data_dir!r} is not a folder")
         if self.source == "tfds" and not (self.tfds_name and self.tfds_data_dir):
             raise ConfigError(

@@ -37,7 +37,7 @@ import os
 import uuid
 from collections.abc import Callable
 
-from tfx_dcgan import image_ops, models
+from tfx_dcgan import fileio, image_ops, models
 from tfx_dcgan.config import ModelConfig
 
 import tensorflow as tf
@@ -94,7 +94,8 @@ def _write_config_asset(saved_model_dir: str, payload: dict) -> None:
 
 
 def _save_atomically(module: tf.Module, signatures: dict, export_dir: str, payload: dict) -> str:
-    """Saves `module` to a temporary sibling of `export_dir`, then renames it into place."""
+    """Saves `module` to a temporary sibling of `export_dir`, then publishes it there (a rename
+    on local disk; on object stores a copy with saved_model.pb last, see fileio)."""
     export_dir = export_dir.rstrip("/")
     if tf.io.gfile.exists(export_dir):
         raise FileExistsError(
@@ -106,14 +107,12 @@ def _save_atomically(module: tf.Module, signatures: dict, export_dir: str, paylo
     try:
         tf.saved_model.save(module, temporary, signatures=signatures)
         _write_config_asset(temporary, payload)
-        if tf.io.gfile.exists(export_dir):
+        if not fileio.publish_directory(temporary, export_dir, marker="saved_model.pb"):
             raise FileExistsError(
                 f"export_dir {export_dir!r} appeared while exporting; not replaced"
             )
-        tf.io.gfile.rename(temporary, export_dir, overwrite=False)
     finally:
-        if tf.io.gfile.exists(temporary):
-            tf.io.gfile.rmtree(temporary)
+        fileio.rmtree(temporary)
     return export_dir
 
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 
-from tfx_dcgan import image_ops
+from tfx_dcgan import fileio, image_ops
 from tfx_dcgan.ingest import lister
 
 import tensorflow as tf
@@ -77,9 +76,9 @@ def list_image_files(data_dir: str) -> tuple[list[str], list[int], list[str]]:
     """
     if not data_dir:
         raise DataError("no data folder given (--data_dir): expected a folder of images")
-    if not os.path.exists(data_dir):
+    if not fileio.exists(data_dir):
         raise DataError(f"data folder {data_dir!r} does not exist")
-    if not os.path.isdir(data_dir):
+    if not fileio.isdir(data_dir):
         raise DataError(f"data folder {data_dir!r} is not a folder")
     listed = lister.list_tree(data_dir)
     class_names = sorted({f.class_name for f in listed if f.class_name})
@@ -103,8 +102,8 @@ def scan_image_files(paths: list[str], channels: int) -> tuple[list[bool], list[
     sizes = []
     for path in paths:
         try:
-            sizes.append(os.path.getsize(path))
-        except OSError:
+            sizes.append(tf.io.gfile.stat(path).length)
+        except tf.errors.OpError:
             sizes.append(-1)
 
     def check(index: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
@@ -179,9 +178,8 @@ def _convert_with_pillow(paths: list[str], channels: int) -> dict[str, bytes]:
     converted = {}
     for path in paths:
         try:
-            with open(path, "rb") as handle:
-                validated = images.validate_image(handle.read(), channels)
-        except (OSError, images.ImageSkipped):
+            validated = images.validate_image(images.read_bytes(path), channels)
+        except (OSError, tf.errors.OpError, images.ImageSkipped):
             continue
         if validated.converted:
             converted[path] = validated.encoded

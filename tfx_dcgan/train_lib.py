@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfx_dcgan import input_pipeline, models, visualize
+from tfx_dcgan import fileio, input_pipeline, models, visualize
 from tfx_dcgan.config import ConfigError, ExperimentConfig, TrainConfig
 from tfx_dcgan.distribute import make_strategy, worker_role
 from tfx_dcgan.gan_step import GanState, create_gan_state, make_train_step
@@ -189,8 +189,8 @@ def train(
     is_chief, role = worker_role(strategy)
     manager = _checkpoint_manager(state, paths, workdir, config.train, is_chief, role)
     _restore_latest(state, paths["checkpoints"])
-    os.makedirs(workdir, exist_ok=True)
-    if is_chief and not os.path.exists(paths["config"]):
+    fileio.makedirs(workdir)
+    if is_chief and not fileio.exists(paths["config"]):
         write_json_atomically(paths["config"], config.to_dict())
     start_step = int(state.step.numpy())
     writer = (
@@ -330,8 +330,8 @@ class _Loop:
         )
         step = start_step
         self.interval_start, self.interval_steps = time.perf_counter(), 0
-        log_path = self.paths["log"] if self.is_chief else os.devnull
-        with _StopRequest() as stop, self.writer.as_default(), open(log_path, "a") as log_stream:
+        log_path = self.paths["log"] if self.is_chief else ""
+        with _StopRequest() as stop, self.writer.as_default():
             while step < train_config.steps:
                 metrics = train_step(next(iterator))
                 step += 1
@@ -345,7 +345,7 @@ class _Loop:
                 stopping = stop.signal_name is not None
                 checkpoint_due = step % train_config.checkpoint_every == 0 or is_last or stopping
                 if step % train_config.log_every == 0 or checkpoint_due:
-                    result.last_metrics = self._log(step, metrics, log_stream)
+                    result.last_metrics = self._log(step, metrics, log_path)
                 if train_config.sample_every and step % train_config.sample_every == 0:
                     if not is_last:
                         _write_samples(
@@ -365,7 +365,7 @@ class _Loop:
                     break
         result.step = step
 
-    def _log(self, step: int, metrics: dict[str, tf.Tensor], log_stream: Any) -> dict[str, float]:
+    def _log(self, step: int, metrics: dict[str, tf.Tensor], log_path: str) -> dict[str, float]:
         """One progress line, TensorBoard scalars and a train_log.jsonl line.
 
         Raises:
@@ -401,7 +401,7 @@ class _Loop:
         if math.isfinite(images_per_second):
             tf.summary.scalar("train/images_per_second", images_per_second, step=step)
         line = {"step": step, "images_per_second": images_per_second, "replicas": self.replicas}
-        log_stream.write(json.dumps({**line, **values}) + "\n")
-        log_stream.flush()
+        if log_path:  # the chief's train_log.jsonl; other workers write no logs
+            fileio.append_text(log_path, json.dumps({**line, **values}) + "\n")
         self.interval_start, self.interval_steps = time.perf_counter(), 0
         return values

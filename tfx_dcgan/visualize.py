@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
+
+from tfx_dcgan import fileio
 
 import numpy as np
 from PIL import Image
@@ -67,15 +68,7 @@ def save_image_grid(
     picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".png", dir=folder)
-    os.close(handle)
-    try:
-        picture.save(temporary, format="PNG")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    fileio.write_atomically(path, buffer.getvalue())
     return path

@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Any
 
-from tfx_dcgan import models
+from tfx_dcgan import fileio, models
 from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig
 
 import tensorflow as tf
@@ -49,12 +48,8 @@ def workdir_paths(workdir: str) -> dict[str, str]:
 
 
 def write_json_atomically(path: str, payload: dict[str, Any]) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".json")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2, sort_keys=True)
-    os.replace(temporary, path)
+    """Writes `payload` as JSON, whole or not at all (fileio.write_atomically)."""
+    fileio.write_atomically(path, json.dumps(payload, indent=2, sort_keys=True))
 
 
 def check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> None:
@@ -62,13 +57,12 @@ def check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> N
 
     The model fields in MODEL_FIELDS_THAT_MUST_MATCH and the batch size must match.
     """
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         return
     try:
-        with open(path) as stream:
-            stored = json.load(stream)
+        stored = json.loads(fileio.read_text(path))
         stored_model = stored["model"]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, tf.errors.OpError, ValueError, KeyError) as error:
         raise ConfigError(
             f"{path}: unreadable stored config ({error}); use a new workdir"
         ) from error
@@ -108,12 +102,13 @@ def restore_models(
     """
     paths = workdir_paths(workdir)
     if model_config is None:
-        if not os.path.exists(paths["config"]):
+        if not fileio.exists(paths["config"]):
             raise FileNotFoundError(
                 f"{paths['config']} not found: is {workdir!r} a training workdir?"
             )
-        with open(paths["config"]) as stream:
-            model_config = ExperimentConfig.from_dict(json.load(stream)).model
+        model_config = ExperimentConfig.from_dict(
+            json.loads(fileio.read_text(paths["config"]))
+        ).model
     latest = tf.train.latest_checkpoint(paths["checkpoints"])
     if latest is None:
         raise FileNotFoundError(f"no checkpoint in {paths['checkpoints']}")

@@ -60,7 +60,9 @@ class Command:
         path = os.environ.get(FLAGFILE_ENV)
         if not path:
             return list(argv)
-        if not os.path.isfile(path):
+        from tfx_dcgan import fileio
+
+        if not fileio.isfile(path):
             raise ConfigError(f"{FLAGFILE_ENV}={path!r}: no such flagfile")
         return [argv[0], f"--flagfile={path}", *argv[1:]]
 

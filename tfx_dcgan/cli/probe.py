@@ -186,9 +186,11 @@ def _data_dirs() -> tuple[str, str]:
     if roots:
         root = roots[0]
         train_dir, test_dir = os.path.join(root, "train"), os.path.join(root, "test")
-        if not os.path.isdir(train_dir):
+        from tfx_dcgan import fileio
+
+        if not fileio.isdir(train_dir):
             raise app.UsageError(f"{root} has no train/ folder (expected train/ and test/)")
-        return train_dir, test_dir if os.path.isdir(test_dir) else ""
+        return train_dir, test_dir if fileio.isdir(test_dir) else ""
     if not FLAGS.train_dir:
         raise app.UsageError("give --data_root, --svhn_dir or --train_dir (labelled image folders)")
     return FLAGS.train_dir, FLAGS.test_dir

@@ -61,10 +61,9 @@ def describe_features(
     client: client_lib.ServingClient, paths: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Reads `paths`, calls the feature model once, prints one line per image."""
-    blobs = []
-    for path in paths:
-        with open(path, "rb") as handle:
-            blobs.append(handle.read())
+    from tfx_dcgan import fileio
+
+    blobs = [fileio.read_bytes(path) for path in paths]
     features, scores = client.features(blobs)
     for path, row, score in zip(paths, features, scores):
         head = " ".join(f"{value:.3f}" for value in row[:4])

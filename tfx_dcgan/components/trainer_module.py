@@ -15,11 +15,10 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from collections.abc import Callable
 from typing import Any
 
-from tfx_dcgan import artifact, distribute, export, features, train_lib
+from tfx_dcgan import artifact, distribute, export, features, fileio, train_lib
 from tfx_dcgan.components import preprocessing
 from tfx_dcgan.config import ConfigError, ExperimentConfig, replace
 
@@ -99,11 +98,11 @@ def copy_run_outputs(workdir: str, model_run_dir: str) -> None:
     for name in _RUN_OUTPUTS:
         source = os.path.join(workdir, name)
         target = os.path.join(model_run_dir, name)
-        if os.path.isdir(source):
-            shutil.copytree(source, target, dirs_exist_ok=True)
-        elif os.path.exists(source):
-            os.makedirs(model_run_dir, exist_ok=True)
-            shutil.copy2(source, target)
+        if fileio.isdir(source):
+            fileio.copy_tree(source, target)
+        elif fileio.exists(source):
+            fileio.makedirs(model_run_dir)
+            tf.io.gfile.copy(source, target, overwrite=True)
 
 
 def make_transformed_dataset_factory(
@@ -208,7 +207,7 @@ def write_model_artifact(
     preprocess_encoded: Callable[[tf.Tensor], tf.Tensor] | None,
 ) -> artifact.ModelArtifactPaths:
     """Writes the model artifact layout (tfx_dcgan/artifact.py) under `serving_model_dir`."""
-    os.makedirs(serving_model_dir, exist_ok=True)
+    fileio.makedirs(serving_model_dir)
     paths = artifact.paths(serving_model_dir)
     export.export_generator(generator, config.model, paths.generator, step=step)
     export.export_discriminator_features(

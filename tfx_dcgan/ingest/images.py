@@ -39,6 +39,7 @@ __all__ = [
     "ingest_file",
     "validate_images",
     "ingest_files",
+    "read_bytes",
 ]
 
 # Why a file was skipped (the names of the Beam counters and of the artifact's count properties).
@@ -94,8 +95,8 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def _read_bytes(path: str) -> bytes:
-    """A file's bytes: plain `open` for local paths (9 us a CIFAR-10 JPEG against GFile's 15 us)."""
+def read_bytes(path: str) -> bytes:
+    """A file's bytes: plain `open` for local paths (see fileio.LOCAL_FAST_PATHS), else GFile."""
     if _is_local(path):
         with open(path, "rb") as handle:
             return handle.read()
@@ -208,7 +209,7 @@ def ingest_file(
     label = label_ids[image_file.label_text] if image_file.label_text else features.UNLABELLED
     if data is None:
         try:
-            data = _read_bytes(image_file.path)
+            data = read_bytes(image_file.path)
         except (tf.errors.OpError, OSError) as error:
             return IngestResult(image_file.path, skip_reason=UNREADABLE, detail=str(error))
     try:
@@ -297,7 +298,7 @@ def ingest_files(
     readable: list[int] = []
     for i, image_file in enumerate(image_files):
         try:
-            datas.append(_read_bytes(image_file.path))
+            datas.append(read_bytes(image_file.path))
             readable.append(i)
         except (tf.errors.OpError, OSError) as error:
             results[i] = IngestResult(image_file.path, skip_reason=UNREADABLE, detail=str(error))

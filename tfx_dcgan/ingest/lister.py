@@ -239,12 +239,11 @@ def list_image_files(input_base: str, pattern: str = "*") -> list[ImageFile]:
     """
     import tensorflow as tf
 
-    local = "://" not in input_base
-    if not (os.path.isdir if local else tf.io.gfile.isdir)(input_base):
+    if not tf.io.gfile.isdir(input_base):
         raise FileNotFoundError(f"input_base {input_base!r} is not a folder")
     root = split_root(pattern)
     root_path = os.path.join(input_base, root) if root else input_base
-    if not (os.path.isdir if local else tf.io.gfile.isdir)(root_path):
+    if not tf.io.gfile.isdir(root_path):
         return []  # a split pattern that matches nothing
     below_root = pattern.strip("/").split("/")[len(root.split("/")) if root else 0 :]
     files = []

@@ -25,12 +25,11 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from tfx_dcgan import models, probe
+from tfx_dcgan import fileio, models, probe
 from tfx_dcgan.config import ModelConfig
 from tfx_dcgan.probe import data as probe_data
 from tfx_dcgan.probe.discriminators import DiscriminatorSource
@@ -85,19 +84,14 @@ def _row_id(kind: str, budget: int, seed: int) -> str:
 
 
 def _write_json_atomically(path: str, payload: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2, allow_nan=False)
-    os.replace(temporary, path)
+    fileio.write_atomically(path, json.dumps(payload, indent=2, allow_nan=False))
 
 
 def _check_run_key(output_dir: str, run_key: dict[str, Any]) -> None:
     """Refuses to mix rows of different data/models/settings in one output folder."""
     path = os.path.join(output_dir, "run_key.json")
-    if os.path.exists(path):
-        with open(path) as stream:
-            stored = json.load(stream)
+    if fileio.exists(path):
+        stored = json.loads(fileio.read_text(path))
         if stored != run_key:
             changed = sorted(
                 k for k in set(stored) | set(run_key) if stored.get(k) != run_key.get(k)
@@ -303,7 +297,7 @@ def run_baselines(
     Returns:
       All rows (finished earlier or now), in table order.
     """
-    os.makedirs(os.path.join(config.output_dir, "rows"), exist_ok=True)
+    fileio.makedirs(os.path.join(config.output_dir, "rows"))
     _check_run_key(config.output_dir, run_key or {})
     num_classes = int(max(train.labels.max(), test.labels.max())) + 1
     inputs = _TableInputs(
@@ -326,9 +320,8 @@ def run_baselines(
     ):
         row_id = _row_id(kind, budget, seed)
         path = os.path.join(config.output_dir, "rows", f"{row_id}.json")
-        if os.path.exists(path):
-            with open(path) as stream:
-                rows.append(json.load(stream))
+        if fileio.exists(path):
+            rows.append(json.loads(fileio.read_text(path)))
             log.info("row %s: done earlier, skipped", row_id)
             continue
         log.info("row %s: computing", row_id)
@@ -338,8 +331,9 @@ def run_baselines(
     _write_json_atomically(
         os.path.join(config.output_dir, "results.json"), {"run_key": run_key or {}, "rows": rows}
     )
-    with open(os.path.join(config.output_dir, "results.md"), "w") as stream:
-        stream.write(format_table(rows) + "\n")
+    fileio.write_atomically(
+        os.path.join(config.output_dir, "results.md"), format_table(rows) + "\n"
+    )
     return rows
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 
+from tfx_dcgan import fileio
 from tfx_dcgan.config import ModelConfig
 from tfx_dcgan.probe import data as probe_data
 
@@ -53,19 +54,18 @@ def infer_model_config(discriminator: tf.keras.Model, z_dim: int = 100) -> Model
 def _estimate_train_wall_s(workdir: str, batch_size: int) -> float | None:
     """Sum over train_log.jsonl lines of (steps since last line) x batch / images per second."""
     path = os.path.join(workdir, "train_log.jsonl")
-    if not os.path.exists(path):
+    if not fileio.exists(path):
         return None
     total, last_step = 0.0, 0
-    with open(path) as stream:
-        for line in stream:
-            try:
-                entry = json.loads(line)
-                step, rate = int(entry["step"]), float(entry["images_per_second"])
-            except (ValueError, KeyError):
-                continue
-            if rate > 0 and step > last_step:
-                total += (step - last_step) * batch_size / rate
-            last_step = max(last_step, step)
+    for line in fileio.read_text(path).splitlines():
+        try:
+            entry = json.loads(line)
+            step, rate = int(entry["step"]), float(entry["images_per_second"])
+        except (ValueError, KeyError):
+            continue
+        if rate > 0 and step > last_step:
+            total += (step - last_step) * batch_size / rate
+        last_step = max(last_step, step)
     return total or None
 
 
@@ -88,8 +88,7 @@ def load_discriminator_source(
     if workdir:
         from tfx_dcgan.workdir import CONFIG_FILE, restore_models
 
-        with open(os.path.join(workdir, CONFIG_FILE)) as stream:
-            experiment = json.load(stream)
+        experiment = json.loads(fileio.read_text(os.path.join(workdir, CONFIG_FILE)))
         _, discriminator, step = restore_models(workdir)
         config = infer_model_config(discriminator)
         batch = int(experiment.get("train", {}).get("batch_size", 0))

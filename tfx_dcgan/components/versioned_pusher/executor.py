@@ -14,18 +14,20 @@ reports the model pushed. This executor instead, for each named sub-directory of
   3. renames it to `<version>`: atomic on a POSIX file system. A version that already exists is
      never replaced; the push moves to the next number instead.
 
-On object stores (gs://, s3://) the copy and rename go through `tf.io.gfile` and are not atomic.
+On object stores (gs://, s3://) a directory rename is a copy and deletes, not atomic: the version
+is then copied in place with `saved_model.pb` last (`fileio.publish_directory`), so a poller that
+finds `saved_model.pb` finds the whole model.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import shutil
 import time
 import uuid
 from typing import Any
+
+from tfx_dcgan import fileio
 
 import tensorflow as tf
 from absl import logging
@@ -57,10 +59,6 @@ PUSH_RECORD_FILE = "push.json"
 _MAX_ATTEMPTS = 100
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def existing_versions(model_base: str) -> list[int]:
     """Numeric version directories under `<push_base>/<model_name>`, ascending."""
     if not tf.io.gfile.isdir(model_base):
@@ -74,34 +72,6 @@ def next_version(model_bases: list[str], now: float | None = None) -> int:
     now_seconds = int(time.time() if now is None else now)
     newest = max((v for base in model_bases for v in existing_versions(base)), default=-1)
     return max(now_seconds, newest + 1)
-
-
-def _copy_tree(source: str, destination: str) -> None:
-    if not _is_remote(source) and not _is_remote(destination):
-        shutil.copytree(source, destination)
-        return
-    for directory, _, files in tf.io.gfile.walk(source):
-        target_dir = os.path.join(destination, os.path.relpath(directory, source))
-        tf.io.gfile.makedirs(target_dir)
-        for name in files:
-            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(target_dir, name))
-
-
-def _rename_no_replace(source: str, destination: str) -> bool:
-    """Renames a directory unless `destination` exists; False when it does."""
-    if tf.io.gfile.exists(destination):
-        return False
-    if _is_remote(destination):
-        tf.io.gfile.rename(source, destination, overwrite=False)
-        return True
-    try:
-        # rename(2) fails on an existing non-empty directory, which every version is.
-        os.rename(source, destination)
-    except OSError as error:
-        if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
-            return False
-        raise
-    return True
 
 
 def publish_saved_model(source: str, model_base: str, version: int) -> tuple[int, str]:
@@ -123,11 +93,11 @@ def publish_saved_model(source: str, model_base: str, version: int) -> tuple[int
         raise FileNotFoundError(f"{source} is not a SavedModel (no saved_model.pb)")
     tf.io.gfile.makedirs(model_base)
     temporary = os.path.join(model_base, f".tmp-push-{uuid.uuid4().hex}")
-    _copy_tree(source, temporary)
+    fileio.copy_tree(source, temporary)
     try:
         for candidate in range(version, version + _MAX_ATTEMPTS):
             destination = os.path.join(model_base, str(candidate))
-            if _rename_no_replace(temporary, destination):
+            if fileio.publish_directory(temporary, destination, marker="saved_model.pb"):
                 return candidate, destination
             logging.info("version %s exists; trying the next one", destination)
     finally:
