@@ -35,7 +35,9 @@ ENTRYPOINT ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2
 # TFX's Airflow components run each executor inside the worker process, so the worker needs this
 # package, TFX and Airflow in one environment: the lock above already holds apache-airflow 2.10.3.
 FROM pipeline AS airflow-worker
-ENV AIRFLOW_HOME=/opt/airflow
+# Parsing the DAG file imports TFX (tens of seconds); Airflow's default parse timeout is 30 s.
+ENV AIRFLOW_HOME=/opt/airflow \
+    AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300
 COPY pipelines/airflow_dag.py /opt/airflow/dags/tfx_dcgan_dag.py
 WORKDIR /opt/airflow
 ENTRYPOINT ["airflow"]

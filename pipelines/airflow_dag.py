@@ -4,7 +4,7 @@ Drop this file into the deployment's dags/ folder (as `tfx_dcgan_dag.py`; the Do
 `airflow-worker` image does) and name the options in an absl flagfile:
 
     export TFX_DCGAN_FLAGFILE=/etc/tfx-dcgan/pipeline.flags     # e.g. --data_dir=/data/images
-    export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300             # parsing imports TFX (~1 min)
+    export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300             # parsing imports TFX (tens of s)
     airflow dags trigger tfx_dcgan
 
 The flags are those of `tfx-dcgan pipeline` (same names, same defaults, same meaning: both build
