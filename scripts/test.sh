@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 py="$(bash scripts/ensure_env.sh | tail -n 1)"
+# The reference FID network's weights (fetched by name and sha256 once, then cached).
+bash scripts/ensure_fid_weights.sh >/dev/null
 echo "[test] ruff check + format check"
 "$py" -m ruff check .
 "$py" -m ruff format --check .

