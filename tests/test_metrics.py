@@ -121,3 +121,20 @@ def test_kid_is_near_zero_for_halves_of_one_set_and_large_for_a_shifted_set():
         data[:1000], data[1000:] + 0.5, num_subsets=50, subset_size=500
     )
     assert shifted > 10 * shifted_std and shifted > 0.05
+
+
+def test_frechet_distance_is_stable_with_fewer_samples_than_features():
+    # 16 images, 2,048 features: singular covariances. scipy's sqrtm of S1 S2 gave -2.6e54 here.
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(16, 2048)) * 3.0
+    assert abs(distances.fid_from_features(x, x)) < 1e-6
+
+
+def test_frechet_distance_agrees_with_scipy_sqrtm_on_full_rank_covariances():
+    from scipy import linalg
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(400, 64)), rng.normal(0.2, 1.5, size=(400, 64))
+    (m1, s1), (m2, s2) = distances.feature_moments(x), distances.feature_moments(y)
+    direct = (m1 - m2) @ (m1 - m2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert distances.frechet_distance(m1, s1, m2, s2) == pytest.approx(direct, rel=1e-9)

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tfx_dcgan.cli.probe",
         "the paper's feature-probe table: trained D, random D, supervised CNN",
     ),
+    "fid": (
+        "tfx_dcgan.cli.fid",
+        "FID and KID of a model (or a folder) against real images, reference Inception",
+    ),
 }
 
 
