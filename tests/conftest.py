@@ -61,6 +61,21 @@ def write_corrupt_files(folder: str) -> list[str]:
     return [empty, truncated, text]
 
 
+def train_tiny_gan(data_dir: str, workdir: str, *, ndf: int = 4, steps: int = 2) -> None:
+    """A 16x16 DCGAN trained for `steps` steps of batch 8 in this process (CLI tests' model)."""
+    from tfx_dcgan import train_lib
+    from tfx_dcgan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+    train_lib.train(
+        ExperimentConfig(
+            data=DataConfig(data_dir=data_dir),
+            model=ModelConfig(image_size=16, ngf=4, ndf=ndf, kernel_size=3),
+            train=TrainConfig(batch_size=8, steps=steps, sample_every=0, checkpoint_every=steps),
+        ),
+        workdir,
+    )
+
+
 def run_python(args: list[str], timeout: float = 300, env: dict[str, str] | None = None, **kwargs):
     """Runs the venv's Python in a fresh process from the repo root."""
     full_env = dict(os.environ)

@@ -7,12 +7,10 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401
-from tfx_dcgan import train_lib
-from tfx_dcgan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from tfx_dcgan.metrics import scoring
 
 import pytest
-from conftest import run_python, write_image_folder
+from conftest import run_python, train_tiny_gan, write_image_folder
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +21,7 @@ def data(tmp_path_factory):
     write_image_folder(str(root / "real"), {"a": 8, "b": 8}, size=16)
     write_image_folder(str(root / "other"), {"a": 8, "b": 8}, size=16, seed=5)
     workdir = str(root / "gan")
-    train_lib.train(
-        ExperimentConfig(
-            data=DataConfig(data_dir=str(root / "real")),
-            model=ModelConfig(image_size=16, ngf=4, ndf=4, kernel_size=3),
-            train=TrainConfig(batch_size=8, steps=1, sample_every=0, checkpoint_every=1),
-        ),
-        workdir,
-    )
+    train_tiny_gan(str(root / "real"), workdir, steps=1)
     return root, workdir
 
 

@@ -6,11 +6,9 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401
-from tfx_dcgan import train_lib
-from tfx_dcgan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 
 import pytest
-from conftest import run_python, write_image_folder
+from conftest import run_python, train_tiny_gan, write_image_folder
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +19,7 @@ def data(tmp_path_factory):
     write_image_folder(str(root / "train"), {"a": 12, "b": 12}, size=16)
     write_image_folder(str(root / "test"), {"a": 4, "b": 4}, size=16, seed=1)
     workdir = str(root / "gan")
-    train_lib.train(
-        ExperimentConfig(
-            data=DataConfig(data_dir=str(root / "train")),
-            model=ModelConfig(image_size=16, ngf=4, ndf=8, kernel_size=3),
-            train=TrainConfig(batch_size=8, steps=2, sample_every=0, checkpoint_every=2),
-        ),
-        workdir,
-    )
+    train_tiny_gan(str(root / "train"), workdir, ndf=8)
     return root, workdir
 
 
