@@ -12,6 +12,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# The pipeline's nodes and edges (node -> the nodes it depends on), written out for the engine
+# tests (Airflow's DAG, the Kubeflow spec).
+PIPELINE_EDGES = {
+    "ImageExampleGen": [],
+    "ImportSchemaGen": [],
+    "StatisticsGen": ["ImageExampleGen", "ImportSchemaGen"],
+    "SchemaGen": ["StatisticsGen"],
+    "ExampleValidator": ["ImportSchemaGen", "StatisticsGen"],
+    "Transform": ["ImageExampleGen", "ImportSchemaGen"],
+    "Trainer": ["ImportSchemaGen", "Transform"],
+    "FeatureProbeEvaluator": ["ImageExampleGen", "Trainer"],
+    "VersionedPusher": ["FeatureProbeEvaluator", "Trainer"],
+}
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_DATA = os.path.join(REPO_ROOT, "data", "cifar10_sample")
 

@@ -17,22 +17,12 @@ import tfx_dcgan  # noqa: F401
 
 import pytest
 from absl.testing import flagsaver
-from conftest import run_python, write_image_folder
+from conftest import PIPELINE_EDGES, run_python, write_image_folder
 
 pytestmark = pytest.mark.slow
 
 PIPELINE_NAME = "airflow_dcgan"
-EDGES = {
-    "ImageExampleGen": [],
-    "ImportSchemaGen": [],
-    "StatisticsGen": ["ImageExampleGen", "ImportSchemaGen"],
-    "SchemaGen": ["StatisticsGen"],
-    "ExampleValidator": ["ImportSchemaGen", "StatisticsGen"],
-    "Transform": ["ImageExampleGen", "ImportSchemaGen"],
-    "Trainer": ["ImportSchemaGen", "Transform"],
-    "FeatureProbeEvaluator": ["ImageExampleGen", "Trainer"],
-    "VersionedPusher": ["FeatureProbeEvaluator", "Trainer"],
-}
+EDGES = PIPELINE_EDGES
 
 
 @pytest.fixture(scope="module")

@@ -21,24 +21,13 @@ import tfx_dcgan  # noqa: F401
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, write_corrupt_files, write_image_folder
+from conftest import PIPELINE_EDGES, REPO_ROOT, write_corrupt_files, write_image_folder
 from PIL import Image
 
 pytestmark = pytest.mark.slow
 
 IMAGE = "example.org/tfx-dcgan:ci"
-TASKS = {
-    # task -> the tasks it depends on (the pipeline's edges), written out.
-    "ImageExampleGen": [],
-    "ImportSchemaGen": [],
-    "StatisticsGen": ["ImageExampleGen", "ImportSchemaGen"],
-    "SchemaGen": ["StatisticsGen"],
-    "ExampleValidator": ["ImportSchemaGen", "StatisticsGen"],
-    "Transform": ["ImageExampleGen", "ImportSchemaGen"],
-    "Trainer": ["ImportSchemaGen", "Transform"],
-    "FeatureProbeEvaluator": ["ImageExampleGen", "Trainer"],
-    "VersionedPusher": ["FeatureProbeEvaluator", "Trainer"],
-}
+TASKS = PIPELINE_EDGES
 EXECUTORS = {
     "ImageExampleGen": "tfx_dcgan.components.image_example_gen.executor.Executor",
     "ImportSchemaGen": "tfx_dcgan.components.import_schema_gen.executor.Executor",
