@@ -107,7 +107,12 @@ def _format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
 
 
-def _default_dataset_factory(config: ExperimentConfig) -> tuple[DatasetFactory, int]:
+def default_dataset_factory(config: ExperimentConfig) -> tuple[DatasetFactory, int]:
+    """(start_step -> the image-folder dataset of `config.data.data_dir`, skipped file count).
+
+    Lists and checks the folder now: call it after the strategy exists (multi-worker collectives
+    must be configured before any TensorFlow op).
+    """
     folder = input_pipeline.load_image_folder(config.data.data_dir, config.model.channels)
 
     def factory(start_step: int) -> tf.data.Dataset:
@@ -183,7 +188,7 @@ def train(
     strategy = make_strategy(config.train)
     skipped_images = 0
     if make_dataset is None:
-        make_dataset, skipped_images = _default_dataset_factory(config)
+        make_dataset, skipped_images = default_dataset_factory(config)
     _check_batch_divides(config.train.batch_size, strategy)
     state = create_gan_state(config, strategy)
     is_chief, role = worker_role(strategy)

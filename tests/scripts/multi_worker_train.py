@@ -11,7 +11,7 @@ import json
 import sys
 
 import tfx_dcgan  # noqa: F401
-from tfx_dcgan import input_pipeline, train_lib
+from tfx_dcgan import train_lib
 from tfx_dcgan.config import ExperimentConfig
 
 import numpy as np
@@ -26,22 +26,15 @@ def main(config_path: str, workdir: str, policy: str, out_path: str) -> None:
         "off": tf.data.experimental.AutoShardPolicy.OFF,
     }[policy]
 
+    factory = []
+
     def make_dataset(start_step: int) -> tf.data.Dataset:
-        # Listed here, not before train(): the strategy must come before any TensorFlow op.
-        folder = input_pipeline.load_image_folder(config.data.data_dir, config.model.channels)
-        dataset = input_pipeline.make_image_dataset(
-            folder.paths,
-            image_size=config.model.image_size,
-            channels=config.model.channels,
-            global_batch_size=config.train.batch_size,
-            start_step=start_step,
-            seed=config.data.shuffle_seed,
-            parallel_reads=config.data.parallel_reads,
-            converted=folder.converted,
-        )
+        # Built here, not before train(): the strategy must come before any TensorFlow op.
+        if not factory:
+            factory.append(train_lib.default_dataset_factory(config)[0])
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = shard_policy
-        return dataset.with_options(options)
+        return factory[0](start_step).with_options(options)
 
     result = train_lib.train(config, workdir, make_dataset=make_dataset)
     weights = result.generator.get_weights() + result.discriminator.get_weights()

@@ -115,7 +115,11 @@ def extract_features(
 
     def flush() -> None:
         nonlocal done, next_report
-        rows.append(network.from_resized(tf.concat(pending, axis=0)).numpy())
+        if all(image.shape == pending[0].shape for image in pending):
+            resized = inception.reference_resize(np.stack(pending))  # one op for the batch
+        else:
+            resized = tf.concat([inception.reference_resize(i[None]) for i in pending], axis=0)
+        rows.append(network.from_resized(resized).numpy())
         done += len(pending)
         pending.clear()
         if expected and done >= next_report:
@@ -124,7 +128,7 @@ def extract_features(
             next_report += max(1, expected // 10)
 
     for image in images:
-        pending.append(inception.reference_resize(image[None]))
+        pending.append(image)
         if len(pending) == batch_size:
             flush()
     if pending:
