@@ -96,6 +96,24 @@ def describe_pipeline(built) -> dict:
     }
 
 
+def check_fid_weights(config: PipelineConfig) -> None:
+    """Fails before training when the evaluator will need FID weights that are not there.
+
+    Raises:
+      ConfigError: naming the path, the command that fetches the weights and --nofid.
+    """
+    if not (config.fid and config.probe):
+        return
+    from tfx_dcgan.metrics import inception_weights
+
+    path = config.inception_weights or inception_weights.default_weights_path()
+    if not os.path.exists(path):
+        raise ConfigError(
+            f"pipeline.fid needs the FID network's weights at {path} (pipeline.inception_weights): "
+            f"run `{inception_weights.FETCH_COMMAND}` once, or pass --nofid"
+        )
+
+
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -108,6 +126,8 @@ def main(argv: list[str]) -> int:
             from tfx_dcgan import distribute
 
             distribute.configure_cpu_replicas(experiment.train.cpu_replicas)
+        if not FLAGS.dry_run:
+            check_fid_weights(pipeline_config)
     except ConfigError as error:
         print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2

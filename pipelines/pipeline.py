@@ -7,8 +7,9 @@
           │                  └──> ExampleValidator (anomalies against the curated schema)
           └──> Transform (preprocessing_fn, custom_config: image size, channels)
                   └──> Trainer (run_fn: train_lib.train, exports generator + feature extractor)
-                          ├──> FeatureProbeEvaluator (D features -> L2-SVM on the raw labelled
-                          │       examples; ModelBlessing when accuracy >= threshold)
+                          ├──> FeatureProbeEvaluator (D features through the exported extractor
+                          │       -> L2-SVM on the raw labelled examples; FID/KID of G's samples
+                          │       against the eval split; ModelBlessing when accuracy >= threshold)
                           └──> VersionedPusher (<push_base>/<name>/<version>/, blessed models only)
 
 Two arguments say everything: the runners (local_runner.py, kubeflow_v2_runner.py, the Airflow
@@ -188,6 +189,13 @@ def create_pipeline(
             max_train_examples=config.probe_max_train_examples,
             max_test_examples=config.probe_max_test_examples,
             seed=experiment.train.seed,
+            fid=config.fid,
+            fid_count=config.fid_count,
+            fid_ceiling=config.fid_ceiling,
+            fid_baselines=config.fid_baselines,
+            fid_batch_size=config.fid_batch_size,
+            fid_cache_dir=config.fid_cache_dir,
+            inception_weights=config.inception_weights,
         )
     pusher = VersionedPusher(
         model=trainer.outputs["model"],

@@ -45,6 +45,9 @@ class RunSummary:
     blessed: bool | None = None
     blessing_reason: str = ""
     pushed: bool | None = None  # the latest PushedModel's verdict
+    # Sample quality ({"fid_500": 85.3, "kid_500": 0.07, ...}; empty when FID was off).
+    sample_quality: dict[str, float] = dataclasses.field(default_factory=dict)
+    evaluation_uri: str | None = None
 
     @property
     def tensorboard_dir(self) -> str | None:
@@ -171,8 +174,18 @@ def _outcome(store: Any, pipeline_context_id: int) -> dict[str, Any]:
         blessed = bool(blessing.custom_properties["blessed"].int_value)
         if "reason" in blessing.custom_properties:
             blessing_reason = blessing.custom_properties["reason"].string_value
+    sample_quality = {}
+    if evaluation is not None and "fid_name" in evaluation.custom_properties:
+        props = evaluation.custom_properties
+        name = props["fid_name"].string_value
+        label = name[len("fid_") :]
+        sample_quality = {
+            key: props[key].double_value for key in props if key.startswith((name, f"kid_{label}"))
+        }
     return {
         "pushed_models": pushed_models,
+        "sample_quality": sample_quality,
+        "evaluation_uri": evaluation.uri if evaluation is not None else None,
         "probe_accuracy": probe_accuracy,
         "blessed": blessed,
         "blessing_reason": blessing_reason,
@@ -203,6 +216,19 @@ def format_summary(
         )
     elif summary.blessed is False:
         lines.append(f"feature probe:     NOT BLESSED: {summary.blessing_reason}")
+    fid_names = [key for key in summary.sample_quality if key.startswith("fid_")]
+    if fid_names:
+        name = min(fid_names, key=len)
+        label = name[len("fid_") :]
+        line = f"sample quality:    {name} = {summary.sample_quality[name]:.2f}"
+        if f"kid_{label}" in summary.sample_quality:
+            line += f", kid_{label} = {summary.sample_quality[f'kid_{label}']:.4f}"
+        for key in sorted(fid_names):
+            if key != name:
+                line += f"; {key[len(name) + 1 :]}: {summary.sample_quality[key]:.2f}"
+        lines.append(line + " (against the eval split; lower is better)")
+    if summary.evaluation_uri:
+        lines.append(f"evaluation:        {summary.evaluation_uri}/probe_metrics.json")
     if summary.pushed is False:
         lines.append("pushed:            nothing (the model was not blessed; see above)")
     for name, pushed in summary.pushed_models.items():

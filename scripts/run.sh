@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 py="$(bash scripts/ensure_env.sh | tail -n 1)"
+# The evaluator's FID network weights (fetched by name and sha256 once, then cached).
+bash scripts/ensure_fid_weights.sh >/dev/null
 exec "$py" -m pipelines.local_runner "$@"

@@ -31,12 +31,17 @@ def _fid(*args: str):
 
 def test_a_folder_against_itself_scores_zero_and_another_does_not(data):
     root, _ = data
+    cache = f"--cache_dir={root / 'cache'}"
     same = _fid(f"--real_dir={root / 'real'}", f"--fake_dir={root / 'real'}", "--count=0",
-                f"--output_json={root / 'same.json'}", "--kid_subsets=5")  # fmt: skip
+                f"--output_json={root / 'same.json'}", "--kid_subsets=5", cache)  # fmt: skip
     assert same.returncode == 0, same.stderr[-3000:]
+    assert "real features from the cache" not in same.stderr
     other = _fid(f"--real_dir={root / 'real'}", f"--fake_dir={root / 'other'}", "--count=0",
-                 f"--output_json={root / 'other.json'}", "--kid_subsets=5")  # fmt: skip
+                 f"--output_json={root / 'other.json'}", "--kid_subsets=5", cache)  # fmt: skip
     assert other.returncode == 0, other.stderr[-3000:]
+    # The same real folder, count and seed: its features come from the cache the first run wrote.
+    assert "real features from the cache" in other.stderr
+    assert len(os.listdir(root / "cache")) == 1
     with open(root / "same.json") as stream:
         same_result = json.load(stream)
     with open(root / "other.json") as stream:
@@ -71,7 +76,17 @@ def test_two_generated_sources_are_refused(data):
     completed = _fid(f"--real_dir={root / 'real'}", f"--workdir={workdir}",
                      f"--fake_dir={root / 'other'}")  # fmt: skip
     assert completed.returncode != 0
-    assert "exactly one of --fake_dir, --workdir and --generator_dir" in completed.stderr
+    assert "exactly one of --fake_dir, --workdir, --generator_dir and --server" in completed.stderr
+
+
+def test_a_non_empty_samples_folder_is_refused(data, tmp_path):
+    root, workdir = data
+    (tmp_path / "old.png").write_bytes(b"x")
+    completed = _fid(f"--real_dir={root / 'real'}", f"--workdir={workdir}", "--count=4",
+                     f"--save_samples={tmp_path}")  # fmt: skip
+    assert completed.returncode != 0
+    assert f"--save_samples='{tmp_path}' is not empty" in completed.stderr
+    assert os.listdir(tmp_path) == ["old.png"]
 
 
 def test_count_labels():

@@ -138,3 +138,23 @@ def test_frechet_distance_agrees_with_scipy_sqrtm_on_full_rank_covariances():
     (m1, s1), (m2, s2) = distances.feature_moments(x), distances.feature_moments(y)
     direct = (m1 - m2) @ (m1 - m2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
     assert distances.frechet_distance(m1, s1, m2, s2) == pytest.approx(direct, rel=1e-9)
+
+
+def test_the_low_rank_fid_equals_the_moment_fid_when_samples_are_fewer_than_features():
+    rng = np.random.default_rng(6)
+    x, y = (
+        rng.normal(size=(40, 96)),
+        rng.normal(0.3, 1.7, size=(25, 96)) @ rng.normal(size=(96, 96)),
+    )
+    by_moments = distances.frechet_distance(
+        *distances.feature_moments(x), *distances.feature_moments(y)
+    )
+    assert distances.fid_from_features(x, y) == pytest.approx(by_moments, rel=1e-9)
+    # Above D samples the moments are used: the same figure either way.
+    big_x, big_y = rng.normal(size=(200, 96)), rng.normal(0.3, 1.0, size=(150, 96))
+    assert distances.fid_from_features(big_x, big_y) == pytest.approx(
+        distances.frechet_distance(
+            *distances.feature_moments(big_x), *distances.feature_moments(big_y)
+        ),
+        rel=1e-12,
+    )

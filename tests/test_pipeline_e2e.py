@@ -18,7 +18,7 @@ import time
 import types
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from tfx_dcgan import features, models, train_lib
+from tfx_dcgan import features, models, probe, train_lib
 from tfx_dcgan.components import preprocessing
 from tfx_dcgan.config import ExperimentConfig, ModelConfig, PipelineConfig
 
@@ -29,6 +29,8 @@ from conftest import run_python
 from PIL import Image
 
 pytestmark = pytest.mark.slow
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PIPELINE_NAME = "e2e_dcgan"
 STEPS = 4
@@ -45,13 +47,15 @@ NODES = (
 )
 CLASSES = ("cat", "dog")
 MODEL = ModelConfig(image_size=16, channels=3, z_dim=16, ngf=8, ndf=8)
+# 20 eval images: FID/KID at the automatic count (the whole eval split) stay cheap.
+EVAL_PER_CLASS = 10
 
 
 def _make_dataset(root: str) -> dict:
     """train/ and test/ sub-roots with two classes, mixed formats and sizes, and bad files."""
     rng = np.random.default_rng(0)
     good = 0
-    for split, per_class in (("train", 10), ("test", 3)):
+    for split, per_class in (("train", 10), ("test", EVAL_PER_CLASS)):
         for class_index, name in enumerate(CLASSES):
             folder = os.path.join(root, split, name)
             os.makedirs(folder)
@@ -74,7 +78,7 @@ def _make_dataset(root: str) -> dict:
         handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with open(os.path.join(root, "test", "dog", "notes.txt"), "w") as handle:
         handle.write("not an image\n")
-    return {"good": good, "train_good": 2 * 10 + 1, "eval_good": 2 * 3}
+    return {"good": good, "train_good": 2 * 10 + 1, "eval_good": 2 * EVAL_PER_CLASS}
 
 
 def _argv(run, *extra: str) -> list[str]:
@@ -96,6 +100,9 @@ def _argv(run, *extra: str) -> list[str]:
         # Beam in-process: multi-processing workers add ~30 s per Beam component on 2 cores.
         "--beam_workers=1",
         "--probe_threshold=0.0",
+        # FID at the automatic count (all 20 eval images), with both ends of the scale.
+        "--fid_baselines",
+        f"--fid_cache_dir={os.path.join(run.root, 'fid_cache')}",
         # The Trainer honours the strategy: two replicas with batch norm over the global batch.
         "--strategy=mirrored",
         "--cpu_replicas=2",
@@ -350,7 +357,12 @@ def test_pushed_feature_extractor_matches_training_side_features(run):
         transformed, model_config.image_size, model_config.channels
     )
     _, discriminator, _ = train_lib.restore_models(run.summary.model_run_dir, model_config)
-    training_side = models.build_feature_extractor(discriminator)(images, training=False).numpy()
+    # The extractor carries BN statistics of the real training images, frozen (what the probe
+    # judges), not the training-time ones that mix in generated batches.
+    frozen = probe.reestimate_batch_norm(discriminator, images.numpy())
+    training_side = models.build_feature_extractor(frozen)(images, training=False).numpy()
+    as_trained = models.build_feature_extractor(discriminator)(images, training=False).numpy()
+    assert np.abs(as_trained - training_side).max() > 1e-3
 
     assert (
         served.shape
@@ -362,6 +374,63 @@ def test_pushed_feature_extractor_matches_training_side_features(run):
     nearest = distances.argmin(axis=1)
     assert sorted(nearest.tolist()) == list(range(len(served)))  # A one-to-one pairing.
     assert distances.min(axis=1).max() < 1e-5
+
+
+def test_the_pushed_extractor_holds_the_transform_graph_and_frozen_real_statistics(run):
+    destination = run.summary.pushed_models["discriminator_features"]["destination"]
+    with open(os.path.join(destination, "assets.extra", "model_config.json")) as handle:
+        asset = json.load(handle)
+    assert asset["preprocessing"] == "transform_graph"
+    assert asset["batch_norm"]["source"] == "reestimated"
+    assert asset["batch_norm"]["split"] == "train"
+    assert asset["batch_norm"]["examples"] == run.counts["train_good"]
+    loaded = tf.saved_model.load(destination)
+    # The Transform layer is saved with the model; the fallback preprocessing saves nothing.
+    assert hasattr(loaded, "preprocess") and hasattr(loaded.preprocess, "transform_layer")
+
+
+def _evaluation(run) -> dict:
+    with open(os.path.join(run.summary.evaluation_uri, "probe_metrics.json")) as handle:
+        return json.load(handle)
+
+
+def test_every_run_records_fid_and_kid_named_with_their_count(run):
+    count = run.counts["eval_good"]
+    name = f"fid_{count}"
+    quality = run.summary.sample_quality
+    assert np.isfinite(quality[name]) and quality[name] > 0
+    assert np.isfinite(quality[f"kid_{count}"])
+    payload = _evaluation(run)["sample_quality"]
+    assert payload["name"] == name and payload["count"] == count
+    assert payload["real_split"] == "eval" and payload["num_real"] == count
+    assert payload[name] == pytest.approx(quality[name])
+    # On the test data: real images against real images score below a random-init generator.
+    assert quality[f"{name}_real_train"] < quality[f"{name}_random_init_generator"]
+    assert f"sample quality:    {name} = " in run.stdout
+
+
+def test_served_features_equal_the_rows_the_evaluator_judged(run):
+    """gRPC on loopback to the pushed version: the same images give the evaluator's rows."""
+    from tfx_dcgan.probe import exported
+
+    from serving import client as client_lib
+    from serving import server as server_lib
+
+    encoded, rows, _ = exported.load_feature_rows(
+        os.path.join(run.summary.evaluation_uri, "feature_rows.npz")
+    )
+    assert len(encoded) == run.counts["eval_good"]
+    config = server_lib.load_model_server_config(
+        os.path.join(REPO, "serving", "models.config"), base_path_root=run.push_base
+    )
+    server = server_lib.ModelServer(config, port=0, poll_seconds=0)
+    port = server.start()
+    try:
+        with client_lib.ServingClient(f"127.0.0.1:{port}", timeout=60) as client:
+            served, _ = client.features(encoded)
+    finally:
+        server.stop(grace=0)
+    np.testing.assert_allclose(served, rows, rtol=0, atol=1e-5)
 
 
 def test_the_trainer_writes_its_model_to_ram(run, tmp_path, monkeypatch):

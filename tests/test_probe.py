@@ -242,13 +242,23 @@ def _write_split(folder: str, images: np.ndarray, labels: np.ndarray | None) -> 
             w.write(example.SerializeToString())
 
 
-def _write_model(model_uri: str) -> None:
-    serving_dir = os.path.join(model_uri, "Format-Serving")
-    discriminator = models.build_discriminator(TINY, seed=0)
-    discriminator.save(os.path.join(serving_dir, "keras", "discriminator"), save_format="tf")
+def _write_model(model_uri: str, bn_images: np.ndarray) -> None:
+    """The Trainer's model artifact for a random-init G and D, D's BN statistics frozen on
+    `bn_images` as the Trainer freezes them on the training split."""
+    from tfx_dcgan.components import trainer_module
+
     experiment = ExperimentConfig(data=DataConfig(), model=TINY, train=TrainConfig(steps=5))
-    with open(os.path.join(serving_dir, "model_config.json"), "w") as stream:
-        json.dump({**experiment.to_dict(), "step": 5}, stream)
+    discriminator = models.build_discriminator(TINY, seed=0)
+    trainer_module.write_model_artifact(
+        os.path.join(model_uri, "Format-Serving"),
+        experiment,
+        models.build_generator(TINY, seed=0),
+        discriminator,
+        5,
+        None,
+        feature_discriminator=probe.reestimate_batch_norm(discriminator, bn_images),
+        batch_norm={"source": "reestimated", "split": "train", "examples": len(bn_images)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -257,9 +267,8 @@ def artifact_root(tmp_path_factory):
     rng = np.random.default_rng(0)
     train_labels = _balanced_labels(4, 40, rng)
     test_labels = _balanced_labels(4, 25, rng)
-    _write_split(
-        str(root / "labelled" / "Split-train"), _pattern_images(train_labels, 16, rng), train_labels
-    )
+    labelled_train = _pattern_images(train_labels, 16, rng)
+    _write_split(str(root / "labelled" / "Split-train"), labelled_train, train_labels)
     test_images = _pattern_images(test_labels, 16, rng)
     _write_split(str(root / "labelled" / "Split-test"), test_images, test_labels)
     train_images = _pattern_images(train_labels, 16, rng)
@@ -271,12 +280,12 @@ def artifact_root(tmp_path_factory):
     flat = _pattern_images(np.zeros(12, np.int64), 16, rng)
     _write_split(str(root / "unlabelled" / "Split-train"), flat, None)
     _write_split(str(root / "single" / "Split-train"), flat, np.zeros(12, np.int64))
-    _write_model(str(root / "model"))
+    _write_model(str(root / "model"), labelled_train)
     return root
 
 
 def _run_executor(root, examples_name, splits, out_name, **properties):
-    from tfx_dcgan.components.feature_probe_evaluator import executor
+    from tfx_dcgan.components.feature_probe_evaluator import executor, settings
 
     from tfx.types import artifact_utils, standard_artifacts
 
@@ -290,8 +299,9 @@ def _run_executor(root, examples_name, splits, out_name, **properties):
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = str(root / out_name / "blessing")
     exec_properties = {
-        executor.C_GRID_KEY: "0.001,0.1",
-        executor.BATCH_SIZE_KEY: 32,
+        settings.C_GRID_KEY: "0.001,0.1",
+        settings.BATCH_SIZE_KEY: 32,
+        settings.FID_KEY: 0,  # test_executor_measures_fid turns it on
         **properties,
     }
     executor.Executor().Do(
@@ -330,6 +340,62 @@ def test_executor_blesses_above_threshold_and_not_below(artifact_root):
     assert not os.path.exists(os.path.join(blessing.uri, "BLESSED"))
     assert "< threshold 0.8000" in payload["reason"]
     assert evaluation.get_string_custom_property("probe_status") == "ok"
+
+
+def test_executor_probes_through_the_exported_extractor_and_saves_rows(artifact_root):
+    from tfx_dcgan.components.feature_probe_evaluator import executor
+    from tfx_dcgan.probe import exported
+
+    payload, evaluation, _ = _run_executor(
+        artifact_root, "labelled", ["train", "test"], "rows", accuracy_threshold=0.0
+    )
+    extractor_info = payload["model"]["feature_extractor"]
+    assert extractor_info["batch_norm"]["source"] == "reestimated"
+    assert extractor_info["path"].endswith("discriminator_features")
+    assert payload["probe"]["bn_reestimated"] is True
+    encoded, rows, labels = exported.load_feature_rows(
+        os.path.join(evaluation.uri, executor.FEATURE_ROWS_FILE)
+    )
+    assert len(encoded) == len(rows) == len(labels) == executor.FEATURE_ROWS
+    again = exported.ExportedFeatureExtractor(extractor_info["path"]).features(encoded)
+    np.testing.assert_allclose(again, rows, rtol=0, atol=1e-6)
+    # The rows are the raw features, not the probe's standardised copy.
+    assert np.abs(rows.mean(axis=0)).max() > 1e-3
+
+
+def test_executor_measures_fid_named_with_its_count_and_caches_the_real_side(
+    artifact_root, tmp_path
+):
+    properties = dict(
+        accuracy_threshold=0.0,
+        fid=1,
+        fid_count=16,
+        fid_baselines=1,
+        fid_cache_dir=str(tmp_path / "cache"),
+        fid_ceiling=1.0,
+    )
+    payload, evaluation, blessing = _run_executor(
+        artifact_root, "labelled", ["train", "test"], "fid", **properties
+    )
+    quality = payload["sample_quality"]
+    assert quality["name"] == "fid_16" and quality["count"] == 16
+    assert np.isfinite(quality["fid_16"]) and quality["fid_16"] > 0
+    assert quality["real_split"] == "test" and quality["real_cache_hit"] is False
+    assert evaluation.get_float_custom_property("fid_16") == quality["fid_16"]
+    assert evaluation.get_string_custom_property("fid_name") == "fid_16"
+    assert blessing.get_float_custom_property("kid_16") == quality["kid_16"]
+    baselines = quality["baselines"]
+    # Real train images against the test images score far below a random-init generator.
+    assert baselines["real_train"]["fid_16"] < baselines["random_init_generator"]["fid_16"]
+    # The probe alone would bless (threshold 0); the ceiling of 1.0 is out of reach.
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert "fid_16" in payload["reason"] and "> ceiling 1" in payload["reason"]
+
+    again, _, _ = _run_executor(
+        artifact_root, "labelled", ["train", "test"], "fid_again", **properties
+    )
+    assert again["sample_quality"]["real_cache_hit"] is True
+    assert again["sample_quality"]["fid_16"] == pytest.approx(quality["fid_16"], abs=1e-6)
 
 
 def test_executor_without_test_split_holds_out_train(artifact_root):

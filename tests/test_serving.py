@@ -5,6 +5,7 @@ Models are tiny random-init nets exported with tfx_dcgan.export into the Pusher'
 """
 
 import io
+import json
 import os
 import shutil
 import signal
@@ -447,6 +448,36 @@ def test_features_cli_function(served, tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 2 and printed[0].startswith(paths[0]) and "score=" in printed[0]
     assert features.shape == (2, models.feature_size(CFG)) and np.all((scores > 0) & (scores < 1))
+
+
+def test_fid_cli_scores_the_served_generator(served, tmp_path):
+    """`tfx-dcgan fid --server`: the images scored are the served model's `generate` output."""
+    rng = np.random.default_rng(3)
+    real = tmp_path / "real"
+    real.mkdir()
+    for index in range(6):
+        (real / f"{index}.png").write_bytes(_encode(rng.integers(0, 256, (16, 16, 3), np.uint8)))
+    completed = subprocess.run(
+        [sys.executable, "-m", "tfx_dcgan.cli.fid", f"--real_dir={real}",
+         f"--server=127.0.0.1:{served['port']}", "--count=6", "--batch_size=6", "--seed=4",
+         f"--save_samples={tmp_path / 'samples'}", f"--output_json={tmp_path / 'fid.json'}",
+         "--cache_dir=none", "--kid_subsets=3"],
+        capture_output=True, text=True, timeout=600, env=_subprocess_env(),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    with open(tmp_path / "fid.json") as stream:
+        result = json.load(stream)
+    assert result["num_generated"] == 6 and np.isfinite(result["fid_6"])
+    assert result["generated"].startswith(f"127.0.0.1:{served['port']}")
+    expected = (
+        served["gen_saved"]
+        .signatures["generate"](seed=tf.constant(4, tf.int64), count=tf.constant(6, tf.int64))[
+            "images"
+        ]
+        .numpy()
+    )
+    saved = [np.array(Image.open(tmp_path / "samples" / f"sample_{i:06d}.png")) for i in range(6)]
+    np.testing.assert_array_equal(np.stack(saved), expected)
 
 
 def test_server_and_sample_cli_in_subprocesses(served, tmp_path):

@@ -252,6 +252,15 @@ class PipelineConfig:
       probe: run the FeatureProbeEvaluator and push only models it blesses.
       probe_threshold: bless when the probe's test accuracy is >= this, in [0, 1].
       probe_max_train_examples, probe_max_test_examples: seeded subsets for the probe (0 = all).
+      fid: measure FID and KID of the generator's samples against the eval split in the
+        evaluator (with the reference Inception network; weights from
+        `bash scripts/ensure_fid_weights.sh`). Needs `probe` (the evaluator runs both).
+      fid_count: generated images scored; 0 = as many as the eval split holds, up to 10,000.
+      fid_ceiling: bless only when FID <= this as well; 0 = no ceiling (the default).
+      fid_baselines: also score a random-init generator and real train images at the same count.
+      fid_batch_size: images per Inception forward pass.
+      fid_cache_dir: cache of the real split's features ('' = ~/.cache/tfx-dcgan/fid_features).
+      inception_weights: the converted network weights ('' = the default cache path).
       push_base: the TF Serving model base path the Pusher publishes to.
       push_unblessed: push whatever the probe says (with --noprobe: push unconditionally).
       max_logged_skipped: how many skipped image files the ingest lists in its report and log.
@@ -278,6 +287,13 @@ class PipelineConfig:
     probe_threshold: float = 0.2
     probe_max_train_examples: int = 0
     probe_max_test_examples: int = 0
+    fid: bool = True
+    fid_count: int = 0
+    fid_ceiling: float = 0.0
+    fid_baselines: bool = False
+    fid_batch_size: int = 32
+    fid_cache_dir: str = ""
+    inception_weights: str = ""
     push_base: str = ""
     push_unblessed: bool = False
     max_logged_skipped: int = 20
@@ -318,9 +334,23 @@ class PipelineConfig:
             raise ConfigError(
                 f"pipeline.probe_threshold must be in [0, 1], got {self.probe_threshold}"
             )
-        for name in ("probe_max_train_examples", "probe_max_test_examples", "max_logged_skipped"):
+        for name in (
+            "probe_max_train_examples",
+            "probe_max_test_examples",
+            "max_logged_skipped",
+            "fid_count",
+            "fid_ceiling",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"pipeline.{name} must be >= 0, got {getattr(self, name)}")
+        if self.fid_batch_size <= 0:
+            raise ConfigError(
+                f"pipeline.fid_batch_size must be positive, got {self.fid_batch_size}"
+            )
+        if self.fid_ceiling and not (self.fid and self.probe):
+            raise ConfigError(
+                "pipeline.fid_ceiling needs the FID it bounds: --fid and --probe (the evaluator)"
+            )
         if not self.probe and not self.push_unblessed:
             raise ConfigError(
                 "pipeline.probe is off (--noprobe), which leaves nothing to bless the model: add "

@@ -22,6 +22,10 @@ Discriminator features (`export_discriminator_features`), signatures:
     (D(x) = sigmoid(logit), D's belief that the image is real) and `logits` float32 [N].
   * `features_from_pixels`: `images` float32 [N, S, S, C] in [-1, 1] -> the same outputs.
   * `metadata`: as above, plus `feature_size`.
+  D runs once per request (one model gives features and logit). `assets.extra/model_config.json`
+  also says which preprocessing is inside (`preprocessing`: "transform_graph" from the Trainer) and
+  where the batch-norm statistics come from (`batch_norm`: the Trainer re-estimates them on the
+  real training split, the statistics the feature probe judged).
 
 Every batch is bounded by `batch_limit`; a larger one fails with InvalidArgumentError whose message
 names the input (TF Serving maps it to gRPC INVALID_ARGUMENT). Networks run with `training=False`.
@@ -289,18 +293,28 @@ def export_discriminator_features(
     *,
     step: int,
     preprocess_encoded: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    preprocessing: str = "",
+    batch_norm: dict | None = None,
     batch_limit: int = DEFAULT_BATCH_LIMIT,
 ) -> str:
     """Exports D's probe features and realness score as a SavedModel.
 
+    D runs once per request: one Keras model gives the features and the logit.
+
     Args:
-      discriminator: Keras model from `models.build_discriminator(model_config)`.
+      discriminator: Keras model from `models.build_discriminator(model_config)`, normally with
+        batch-norm statistics re-estimated on the real training images and frozen
+        (`probe.reestimate_batch_norm`), the statistics the feature probe judges.
       model_config: the architecture D was built with.
       export_dir: the SavedModel folder to create; must not exist yet.
       step: training step of the weights (reported by `metadata`).
       preprocess_encoded: string [N] of encoded images -> float32 [N, S, S, C] in [-1, 1], e.g. the
         Transform graph; if it is a trackable (tf.Module / Keras layer) its resources are saved with
         the model. None: `image_ops.preprocess_encoded_image` mapped over the batch.
+      preprocessing: what `preprocess_encoded` is, recorded in `assets.extra/model_config.json`
+        ("transform_graph" from the Trainer); default "custom", or "image_ops" when None.
+      batch_norm: where the BN statistics come from (e.g. {"source": "reestimated", "split":
+        "train", "examples": 50000}), recorded likewise; default {"source": "training"}.
       batch_limit: the largest N either signature accepts.
 
     Returns:
@@ -313,12 +327,13 @@ def export_discriminator_features(
     _validate(model_config, batch_limit, step)
     batch_limit = int(batch_limit)
     size, channels = model_config.image_size, model_config.channels
-    extractor = models.build_feature_extractor(discriminator)
+    features_and_logits = models.build_features_and_logits(discriminator)
     preprocess = preprocess_encoded or _default_preprocess(model_config)
 
     def run_discriminator(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        features = tf.cast(extractor(images, training=False), tf.float32)
-        logits = tf.reshape(tf.cast(discriminator(images, training=False), tf.float32), [-1])
+        features, logits = features_and_logits(images, training=False)
+        logits = tf.reshape(tf.cast(logits, tf.float32), [-1])
+        features = tf.cast(features, tf.float32)
         return {"features": features, "score": tf.sigmoid(logits), "logits": logits}
 
     @tf.function(
@@ -337,7 +352,7 @@ def export_discriminator_features(
 
     module = tf.Module()
     module.discriminator = discriminator
-    module.extractor = extractor
+    module.features_and_logits = features_and_logits
     if isinstance(preprocess_encoded, (tf.Module, tf.keras.layers.Layer)):
         module.preprocess = preprocess_encoded
     signatures = {
@@ -353,6 +368,8 @@ def export_discriminator_features(
         "batch_limit": batch_limit,
         "feature_size": models.feature_size(model_config),
         "signatures": list(FEATURE_SIGNATURES),
+        "preprocessing": preprocessing or ("image_ops" if preprocess_encoded is None else "custom"),
+        "batch_norm": dict(batch_norm or {"source": "training"}),
     }
     return _save_atomically(module, signatures, export_dir, payload)
 

@@ -28,6 +28,7 @@ __all__ = [
     "build_discriminator",
     "discriminator_conv_activation_names",
     "build_feature_extractor",
+    "build_features_and_logits",
     "feature_size",
     "sample_noise",
 ]
@@ -198,6 +199,24 @@ def build_feature_extractor(discriminator: tf.keras.Model) -> tf.keras.Model:
         pooled.append(tf.keras.layers.Flatten(name=f"probe_flat_{name}")(activation))
     features = tf.keras.layers.Concatenate(name="probe_features")(pooled)
     return tf.keras.Model(discriminator.input, features, name="discriminator_features")
+
+
+def build_features_and_logits(discriminator: tf.keras.Model) -> tf.keras.Model:
+    """One pass of D giving both the probe features and D's logit.
+
+    Args:
+      discriminator: a model from `build_discriminator` (its layers and weights are shared).
+
+    Returns:
+      A Keras model: float32 [batch, size, size, channels] in [-1, 1] -> (features float32
+      [batch, feature_size(config)], as `build_feature_extractor`; logits float32 [batch, 1]).
+    """
+    extractor = build_feature_extractor(discriminator)
+    return tf.keras.Model(
+        discriminator.input,
+        [extractor.output, discriminator.output],
+        name="discriminator_features_and_logits",
+    )
 
 
 def sample_noise(

@@ -2,8 +2,11 @@
 against a folder of real ones, with the reference Inception network.
 
 The generated side is a second image folder (--fake_dir), a training workdir's latest checkpoint
-(--workdir) or an exported generator SavedModel (--generator_dir, its `generate` signature).
-FID depends on the sample count, so every figure is printed and stored with its count (`fid_2k`).
+(--workdir), an exported generator SavedModel (--generator_dir, its `generate` signature) or a
+serving endpoint (--server host:port: TF Serving's gRPC API, the `generate` signature of
+--server_model). FID depends on the sample count, so every figure is printed and stored with its
+count (`fid_2k`). The real folder's features are cached by content, count, seed and network
+(--cache_dir), so scoring several models against one real set pays for it once.
 
 Examples:
   tar xzf ../shared/data/cifar10-jpg.tar.gz -C /tmp
@@ -13,6 +16,8 @@ Examples:
   # A trained model against the test split, keeping the scored samples as PNG files:
   python -m tfx_dcgan.cli.fid --real_dir /tmp/cifar10/test --workdir runs/cifar --count 2000 \\
       --save_samples runs/cifar/fid_samples --output_json runs/cifar/fid.json
+  # The model a TF Serving server publishes:
+  python -m tfx_dcgan.cli.fid --real_dir /tmp/cifar10/test --server localhost:8500 --count 2000
 
 Needs the weights once: bash scripts/ensure_fid_weights.sh.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
@@ -47,13 +53,30 @@ flags.DEFINE_string("fake_dir", "", "Folder of images to score instead of a gene
 flags.DEFINE_string(
     "generator_dir", "", "An exported generator SavedModel (its `generate` signature)."
 )
+flags.DEFINE_string(
+    "server",
+    "",
+    "host:port of a TF Serving gRPC endpoint: generate with its --server_model model's "
+    "`generate` signature.",
+)
+flags.DEFINE_string("server_model", "generator", "The served generator's model name.")
+flags.DEFINE_string(
+    "cache_dir",
+    "",
+    "Cache of real-image features ('' = ~/.cache/tfx-dcgan/fid_features; 'none' = no cache).",
+)
 flags.DEFINE_integer(
     "count",
     2000,
     "Images of each side (a seeded random subset of a larger folder; 0 = every image of the "
     "folders). Figures are named with the generated count.",
 )
-flags.DEFINE_string("save_samples", "", "Folder to write the scored generated images to (PNG).")
+flags.DEFINE_string(
+    "save_samples",
+    "",
+    "Folder to write the scored generated images to (PNG, sample_<index>.png); must be new or "
+    "empty, so samples of two runs never mix.",
+)
 flags.DEFINE_string("output_json", "", "Write the figures to this JSON file too.")
 flags.DEFINE_integer("kid_subsets", 100, "KID: random subsets averaged.")
 flags.DEFINE_integer("kid_subset_size", 1000, "KID: images of each side per subset (at most).")
@@ -64,6 +87,17 @@ def _generator():
     import numpy as np
     import tensorflow as tf
 
+    if FLAGS.server:
+        from serving import client as client_lib
+
+        client = client_lib.ServingClient(
+            FLAGS.server, generator_model=FLAGS.server_model, timeout=600
+        )
+
+        def generate(seed: int, n: int) -> np.ndarray:
+            return client.generate(n, seed=seed)[0]
+
+        return generate, f"{FLAGS.server} (model {FLAGS.server_model!r})"
     if FLAGS.generator_dir:
         signature = tf.saved_model.load(FLAGS.generator_dir).signatures["generate"]
 
@@ -91,15 +125,48 @@ def _generator():
 
 
 def _check_flags() -> None:
-    sources = [s for s in (FLAGS.fake_dir, FLAGS.workdir, FLAGS.generator_dir) if s]
+    sources = [s for s in (FLAGS.fake_dir, FLAGS.workdir, FLAGS.generator_dir, FLAGS.server) if s]
     if not FLAGS.real_dir:
         raise app.UsageError("--real_dir is required (the folder of real images)")
     if len(sources) != 1:
-        raise app.UsageError("give exactly one of --fake_dir, --workdir and --generator_dir")
+        raise app.UsageError(
+            "give exactly one of --fake_dir, --workdir, --generator_dir and --server"
+        )
+    if FLAGS.save_samples and os.path.isdir(FLAGS.save_samples) and os.listdir(FLAGS.save_samples):
+        raise app.UsageError(
+            f"--save_samples={FLAGS.save_samples!r} is not empty: give a new folder (samples of "
+            "two runs would mix)"
+        )
     if FLAGS.count < 0 or (FLAGS.count == 0 and not FLAGS.fake_dir):
         raise app.UsageError("--count must be positive (0 = all images works with --fake_dir only)")
     if FLAGS.save_samples and FLAGS.fake_dir:
         raise app.UsageError("--save_samples writes generated images: not with --fake_dir")
+
+
+def _real_features(network):
+    """Features of --real_dir (a seeded --count subset), from the cache when it has them."""
+    from tfx_dcgan.metrics import sample_quality, scoring
+
+    real_paths, real_images = scoring.folder_images(FLAGS.real_dir, FLAGS.count, FLAGS.seed)
+
+    def compute():
+        return scoring.extract_features(
+            network, real_images, expected=len(real_paths), batch_size=FLAGS.batch_size, name="real"
+        )
+
+    if FLAGS.cache_dir == "none":
+        return compute()
+    key = {
+        "kind": "image_folder",
+        "files": sample_quality.fingerprint_files(real_paths, root=FLAGS.real_dir),
+        "count": FLAGS.count,
+        "seed": FLAGS.seed,
+        "network": sample_quality.weights_fingerprint(),
+    }
+    features, _ = sample_quality.cached_features(
+        FLAGS.cache_dir or sample_quality.default_cache_dir(), key, compute
+    )
+    return features
 
 
 def main(argv: list[str]) -> int:
@@ -118,10 +185,7 @@ def main(argv: list[str]) -> int:
     if not fileio.isdir(FLAGS.real_dir):
         print(f"error: --real_dir={FLAGS.real_dir!r} is not a folder", file=sys.stderr)
         return 2
-    real_paths, real_images = scoring.folder_images(FLAGS.real_dir, FLAGS.count, FLAGS.seed)
-    real = scoring.extract_features(
-        network, real_images, expected=len(real_paths), batch_size=FLAGS.batch_size, name="real"
-    )
+    real = _real_features(network)
     if FLAGS.fake_dir:
         fake_paths, fake_images = scoring.folder_images(FLAGS.fake_dir, FLAGS.count, FLAGS.seed)
         expected, source = len(fake_paths), FLAGS.fake_dir

@@ -332,6 +332,43 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "probe_max_test_examples", 0, "Score the probe on this many test images (0 = all)."
 )
+flags.DEFINE_bool(
+    "fid",
+    _PIPELINE.fid,
+    "Measure FID and KID of the generator's samples against the eval split in the evaluator, "
+    "with the reference Inception network (weights: bash scripts/ensure_fid_weights.sh). Figures "
+    "are named with their count (fid_500); FID at different counts does not compare.",
+)
+flags.DEFINE_integer(
+    "fid_count",
+    _PIPELINE.fid_count,
+    "Generated images FID/KID score (and at most as many real ones); 0 = as many as the eval "
+    "split holds, up to 10,000 (500 on the shipped sample: about a minute on 2 cores).",
+)
+flags.DEFINE_float(
+    "fid_ceiling",
+    _PIPELINE.fid_ceiling,
+    "Bless only when FID is at most this too; 0 = no ceiling (the default).",
+)
+flags.DEFINE_bool(
+    "fid_baselines",
+    _PIPELINE.fid_baselines,
+    "Also score a random-init generator of the same architecture and real train images against "
+    "the eval split at the same count: the scale's two ends (costs two more scorings).",
+)
+flags.DEFINE_integer("fid_batch_size", _PIPELINE.fid_batch_size, "Images per Inception pass.")
+flags.DEFINE_string(
+    "fid_cache_dir",
+    _PIPELINE.fid_cache_dir,
+    "Cache of the real split's Inception features, keyed by content, count and network "
+    "('' = ~/.cache/tfx-dcgan/fid_features).",
+)
+flags.DEFINE_string(
+    "inception_weights",
+    _PIPELINE.inception_weights,
+    "The converted FID network weights ('' = $TFX_DCGAN_FID_WEIGHTS, else "
+    "~/.cache/tfx-dcgan/fid_inception_2015_12_05.npz).",
+)
 flags.DEFINE_string(
     "push_base",
     None,

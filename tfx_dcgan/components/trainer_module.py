@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ __all__ = [
     "CHECKPOINT_ROOT_KEY",
     "experiment_from_custom_config",
     "make_transformed_dataset_factory",
+    "training_split_images",
+    "freeze_batch_norm_on_training_split",
     "TransformPreprocess",
     "write_model_artifact",
     "run_fn",
@@ -173,6 +176,68 @@ def make_transformed_dataset_factory(
     return make_dataset
 
 
+def training_split_images(
+    file_patterns: list[str], *, image_size: int, channels: int, batch_size: int = 256
+) -> tuple[Callable[[], tf.data.Dataset], int]:
+    """(a callable giving one ordered pass over the training split, its number of images).
+
+    Each pass yields float32 [<= batch_size, image_size, image_size, channels] in [-1, 1], the
+    images the Trainer trained on, once each (no shuffle, no repeat).
+    """
+    files = sorted({path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)})
+    spec = {features.TRANSFORMED_IMAGE: tf.io.FixedLenFeature([], tf.string)}
+
+    def parse(serialized: tf.Tensor) -> tf.Tensor:
+        parsed = tf.io.parse_example(serialized, spec)
+        return preprocessing.decode_transformed_images(
+            parsed[features.TRANSFORMED_IMAGE], image_size, channels
+        )
+
+    def one_pass() -> tf.data.Dataset:
+        return (
+            tf.data.TFRecordDataset(files, compression_type="GZIP")
+            .batch(batch_size)
+            .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(2)
+        )
+
+    count = int(
+        tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(
+            tf.constant(0, tf.int64), lambda total, _: total + 1
+        )
+    )
+    return one_pass, count
+
+
+def freeze_batch_norm_on_training_split(
+    discriminator: tf.keras.Model, train_files: list[str], image_size: int, channels: int
+) -> tuple[tf.keras.Model, dict[str, Any]]:
+    """D with batch-norm statistics re-estimated on every real training image, then frozen.
+
+    The training-time moving statistics mix real and generated batches; the feature probe
+    judges D with statistics of real images, and the exported extractor carries those same
+    statistics, so the features served are the features that were judged.
+
+    Returns:
+      (the frozen copy, {"source": "reestimated", "split": "train", "examples": N, "seconds": s}).
+    """
+    from tfx_dcgan import probe  # scikit-learn and the probe's helpers: only where needed
+
+    start = time.perf_counter()
+    images, count = training_split_images(train_files, image_size=image_size, channels=channels)
+    frozen = probe.reestimate_batch_norm(discriminator, images)
+    info = {
+        "source": "reestimated",
+        "split": "train",
+        "examples": count,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    log.info(
+        "batch-norm statistics re-estimated on %d training images in %.1f s", count, info["seconds"]
+    )
+    return frozen, info
+
+
 class TransformPreprocess(tf.Module):
     """Encoded image bytes -> model input through the saved Transform graph.
 
@@ -205,17 +270,29 @@ def write_model_artifact(
     discriminator: tf.keras.Model,
     step: int,
     preprocess_encoded: Callable[[tf.Tensor], tf.Tensor] | None,
+    *,
+    feature_discriminator: tf.keras.Model | None = None,
+    batch_norm: dict[str, Any] | None = None,
 ) -> artifact.ModelArtifactPaths:
-    """Writes the model artifact layout (tfx_dcgan/artifact.py) under `serving_model_dir`."""
+    """Writes the model artifact layout (tfx_dcgan/artifact.py) under `serving_model_dir`.
+
+    `keras/discriminator` is D as trained (its optimizer-side state, for resuming and the probe
+    CLI); `discriminator_features` is `feature_discriminator` (D with frozen BN statistics of
+    the real training split, see freeze_batch_norm_on_training_split), or D when None.
+    """
     fileio.makedirs(serving_model_dir)
     paths = artifact.paths(serving_model_dir)
     export.export_generator(generator, config.model, paths.generator, step=step)
     export.export_discriminator_features(
-        discriminator,
+        feature_discriminator or discriminator,
         config.model,
         paths.discriminator_features,
         step=step,
         preprocess_encoded=preprocess_encoded,
+        preprocessing="transform_graph"
+        if isinstance(preprocess_encoded, TransformPreprocess)
+        else "",
+        batch_norm=batch_norm,
     )
     generator.save(paths.keras_generator, save_format="tf", include_optimizer=False)
     discriminator.save(paths.keras_discriminator, save_format="tf", include_optimizer=False)
@@ -258,6 +335,9 @@ def run_fn(fn_args: Any) -> None:
         )
     copy_run_outputs(workdir, fn_args.model_run_dir)
     preprocess = TransformPreprocess(fn_args.transform_output, model.image_size, model.channels)
+    frozen, batch_norm = freeze_batch_norm_on_training_split(
+        result.discriminator, fn_args.train_files, model.image_size, model.channels
+    )
     paths = write_model_artifact(
         fn_args.serving_model_dir,
         config,
@@ -265,6 +345,8 @@ def run_fn(fn_args: Any) -> None:
         result.discriminator,
         result.step,
         preprocess,
+        feature_discriminator=frozen,
+        batch_norm=batch_norm,
     )
     log.info(
         "trained to step %d; samples %s; TensorBoard %s; exported %s",

@@ -58,8 +58,33 @@ def frechet_distance(
 
 
 def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:
-    """FID between two feature matrices [N1, D] and [N2, D]."""
-    return frechet_distance(*feature_moments(features1), *feature_moments(features2))
+    """FID between two feature matrices [N1, D] and [N2, D].
+
+    With fewer samples than features (min(N1, N2) <= D: 2,048 for Inception pool3) the trace
+    term is computed from the centred samples: with S1 = A'A / (N1 - 1) and S2 = B'B / (N2 - 1),
+    the non-zero eigenvalues of S1 S2 are the squared singular values of
+    A B' / sqrt((N1 - 1)(N2 - 1)), an N1 x N2 matrix, so no D x D decomposition is needed
+    (exactly equal to `frechet_distance` on the moments; seconds faster per call). Otherwise the
+    moments are used.
+    """
+    a = np.asarray(features1, np.float64)
+    b = np.asarray(features2, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"features must be [N >= 2, D] with the same D, got {a.shape}, {b.shape}")
+    if min(len(a), len(b)) > a.shape[1]:
+        return frechet_distance(*feature_moments(a), *feature_moments(b))
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    centred_a, centred_b = a - mean_a, b - mean_b
+    scale_a, scale_b = 1.0 / (len(a) - 1), 1.0 / (len(b) - 1)
+    cross = (centred_a @ centred_b.T) * np.sqrt(scale_a * scale_b)
+    trace_root = float(np.sum(linalg.svd(cross, compute_uv=False)))
+    difference = mean_a - mean_b
+    return float(
+        difference @ difference
+        + np.sum(centred_a**2) * scale_a
+        + np.sum(centred_b**2) * scale_b
+        - 2.0 * trace_root
+    )
 
 
 def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:

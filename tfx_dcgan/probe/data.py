@@ -45,18 +45,24 @@ class LabelledImages:
       labels: int64 [N], class index, or `features.UNLABELLED` (-1).
       class_names: names by class index (may be empty when unknown or unlabelled).
       skipped: number of records/files that could not be decoded (left out).
+      encoded: object [N] of the encoded bytes each image was decoded from (None when not
+        kept): what a served model receives, so features can be computed through it.
     """
 
     images: np.ndarray
     labels: np.ndarray
     class_names: list[str]
     skipped: int = 0
+    encoded: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, indices: np.ndarray) -> LabelledImages:
-        return LabelledImages(self.images[indices], self.labels[indices], self.class_names, 0)
+        encoded = None if self.encoded is None else self.encoded[indices]
+        return LabelledImages(
+            self.images[indices], self.labels[indices], self.class_names, 0, encoded
+        )
 
 
 def is_labelled(labels: np.ndarray) -> tuple[bool, str]:
@@ -196,7 +202,9 @@ def read_examples(
     if names:
         class_names = [names.get(i, str(i)) for i in range(max(names) + 1)]
     log.info("read %d examples from %s (%d files)", len(kept), split_uri, len(files))
-    return LabelledImages(images, labels_array[kept], class_names, skipped)
+    kept_encoded = np.empty(len(kept), dtype=object)
+    kept_encoded[:] = [encoded[i] for i in kept]
+    return LabelledImages(images, labels_array[kept], class_names, skipped, kept_encoded)
 
 
 def read_image_folder(

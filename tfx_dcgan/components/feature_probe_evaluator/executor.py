@@ -1,31 +1,58 @@
-"""FeatureProbeEvaluator's executor: the paper's linear probe on D's features, then a blessing.
+"""FeatureProbeEvaluator's executor: the paper's linear probe on D's features and the sample
+quality (FID/KID) of G, then a blessing.
 
 `Do` resolves the artifacts and calls `evaluate_trainer_model`, a plain function over folders:
 
-  1. load D from the Trainer's model artifact (`keras/discriminator/` SavedModel and
-     `model_config.json` under the serving model dir);
+  1. open the Trainer's exported feature extractor (`discriminator_features/`, the SavedModel the
+     Pusher publishes: Transform graph, then D with batch-norm statistics the Trainer
+     re-estimated on the real training split and froze) and `model_config.json`;
   2. read the labelled examples (`Split-<train>/`, `Split-<test>/`, gzipped `tf.Example`s from the
-     image ingest), decoding with `image_ops.preprocess_encoded_image` like Transform; with no
-     test split, a stratified part of train is held out (and the metrics say so);
-  3. `probe.run_probe`: BN statistics re-estimated on the real train split and frozen, features
-     streamed, L2-SVM with C chosen on a held-out part of train, test accuracy;
-  4. write `probe_metrics.json` (human-readable) to the ModelEvaluation artifact and
+     image ingest); with no test split, a stratified part of train is held out (and the metrics
+     say so);
+  3. features of the encoded image bytes through that SavedModel's `serving_default` (what TF
+     Serving runs for a client), L2-SVM with C chosen on a held-out part of train, test accuracy;
+     a few (image, feature row) pairs are saved as `feature_rows.npz` to check a served version
+     against;
+  4. FID and KID of the exported generator's samples against the test split, named with the
+     count (`metrics.sample_quality`); optionally a FID ceiling for the blessing (off by default);
+  5. write `probe_metrics.json` (human-readable) to the ModelEvaluation artifact and
      `BLESSED` / `NOT_BLESSED` to the ModelBlessing artifact, with custom property `blessed` 1/0 as
      TFX's Evaluator does (the Pusher reads that).
 
 Unlabelled data (no labels, or a single class) skip the probe: NOT_BLESSED with the reason, no
-failure. Whether an unblessed model is pushed is the pipeline's decision.
+failure (FID is still measured). Whether an unblessed model is pushed is the pipeline's decision.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
-from tfx_dcgan import probe
+from tfx_dcgan import artifact, probe
+from tfx_dcgan.components.feature_probe_evaluator.outcome import (
+    BLESSED_FILE,
+    BLESSED_PROPERTY,
+    FEATURE_ROWS,
+    FEATURE_ROWS_FILE,
+    METRICS_FILE,
+    NOT_BLESSED_FILE,
+    decide_blessing,
+    record_properties,
+    write_outcome,
+)
+from tfx_dcgan.components.feature_probe_evaluator.settings import (
+    AUTO_TEST_SPLITS,
+    BLESSING_KEY,
+    EVALUATION_KEY,
+    EXAMPLES_KEY,
+    MODEL_KEY,
+    TRAIN_SPLIT_KEY,
+    ProbeSettings,
+)
+from tfx_dcgan.metrics import sample_quality
 from tfx_dcgan.probe import data as probe_data
+from tfx_dcgan.probe import exported
 
 import tensorflow as tf
 from absl import logging
@@ -34,112 +61,12 @@ from tfx.types import artifact_utils
 
 __all__ = [
     "Executor",
-    "EXAMPLES_KEY",
-    "MODEL_KEY",
-    "EVALUATION_KEY",
-    "BLESSING_KEY",
-    "ACCURACY_THRESHOLD_KEY",
-    "C_GRID_KEY",
-    "MAX_TRAIN_EXAMPLES_KEY",
-    "MAX_TEST_EXAMPLES_KEY",
-    "VALIDATION_FRACTION_KEY",
-    "TEST_FRACTION_KEY",
-    "SOLVER_KEY",
-    "BATCH_SIZE_KEY",
-    "SEED_KEY",
-    "TRAIN_SPLIT_KEY",
-    "TEST_SPLIT_KEY",
-    "METRICS_FILE",
-    "BLESSED_FILE",
-    "NOT_BLESSED_FILE",
     "ProbeSettings",
-    "parse_c_grid",
     "evaluate_trainer_model",
-    "write_outcome",
+    "FEATURE_ROWS",
+    "FEATURE_ROWS_FILE",
+    "METRICS_FILE",
 ]
-
-EXAMPLES_KEY = "examples"
-MODEL_KEY = "model"
-EVALUATION_KEY = "evaluation"
-BLESSING_KEY = "blessing"
-ACCURACY_THRESHOLD_KEY = "accuracy_threshold"
-C_GRID_KEY = "c_grid"
-MAX_TRAIN_EXAMPLES_KEY = "max_train_examples"
-MAX_TEST_EXAMPLES_KEY = "max_test_examples"
-VALIDATION_FRACTION_KEY = "validation_fraction"
-TEST_FRACTION_KEY = "test_fraction"
-SOLVER_KEY = "solver"
-BATCH_SIZE_KEY = "batch_size"
-SEED_KEY = "seed"
-TRAIN_SPLIT_KEY = "train_split"
-TEST_SPLIT_KEY = "test_split"
-
-METRICS_FILE = "probe_metrics.json"
-# The names TFX's Evaluator writes (tfx.components.evaluator.constants).
-BLESSED_FILE = "BLESSED"
-NOT_BLESSED_FILE = "NOT_BLESSED"
-BLESSED_PROPERTY = "blessed"
-# Splits tried, in order, as the test set when the test_split exec property is empty.
-AUTO_TEST_SPLITS = ("test", "eval")
-
-
-def parse_c_grid(value: Any) -> tuple[float, ...]:
-    """C grid from a JSON list string, a comma-separated string or a sequence; empty -> default.
-
-    Raises:
-      ValueError: naming the exec property and what was expected.
-    """
-    if value is None or value == "" or value == []:
-        return probe.DEFAULT_C_GRID
-    try:
-        if isinstance(value, str):
-            text = value.strip()
-            items = json.loads(text) if text.startswith("[") else text.split(",")
-        else:
-            items = list(value)
-        grid = tuple(float(item) for item in items)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"exec property {C_GRID_KEY!r} must be a list of positive numbers (JSON list or "
-            f"comma-separated), got {value!r}"
-        ) from error
-    if not grid or any(not c > 0 for c in grid):
-        raise ValueError(f"exec property {C_GRID_KEY!r} must hold positive numbers, got {value!r}")
-    return grid
-
-
-class ProbeSettings:
-    """The exec properties, typed, with defaults (see component.py for their meaning)."""
-
-    def __init__(self, exec_properties: dict[str, Any]) -> None:
-        get = exec_properties.get
-        self.accuracy_threshold = float(get(ACCURACY_THRESHOLD_KEY) or 0.0)
-        self.max_train_examples = int(get(MAX_TRAIN_EXAMPLES_KEY) or 0)
-        self.max_test_examples = int(get(MAX_TEST_EXAMPLES_KEY) or 0)
-        self.test_fraction = float(get(TEST_FRACTION_KEY) or 0.2)
-        self.train_split = str(get(TRAIN_SPLIT_KEY) or "train")
-        # "" = auto: the first of AUTO_TEST_SPLITS present (the ingest names test/ "eval").
-        self.test_split = str(get(TEST_SPLIT_KEY) or "")
-        self.probe = probe.ProbeConfig(
-            c_grid=parse_c_grid(get(C_GRID_KEY)),
-            validation_fraction=float(get(VALIDATION_FRACTION_KEY) or 0.1),
-            solver=str(get(SOLVER_KEY) or "auto"),
-            batch_size=int(get(BATCH_SIZE_KEY) or 256),
-            seed=int(get(SEED_KEY) or 0),
-        )
-        if not 0.0 <= self.accuracy_threshold <= 1.0:
-            raise ValueError(
-                f"exec property {ACCURACY_THRESHOLD_KEY!r} must be in [0, 1], got "
-                f"{self.accuracy_threshold}"
-            )
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(
-                f"exec property {TEST_FRACTION_KEY!r} must be in (0, 1), got {self.test_fraction}"
-            )
-        try:
-            self.probe.validate()
-        except probe.ProbeError as error:
-            raise ValueError(f"FeatureProbeEvaluator exec properties: {error}") from error
 
 
 def _read_split(
@@ -195,33 +122,122 @@ def _read_probe_data(
     )
 
 
+def _probe_through_extractor(
+    extractor: exported.ExportedFeatureExtractor,
+    data: probe.ProbeData,
+    config: probe.ProbeConfig,
+    feature_rows_path: str,
+) -> probe.ProbeResult:
+    """Features of the encoded images through the exported extractor, then the SVM."""
+    labelled = data.labelled_train_indices
+    t0 = time.perf_counter()
+    train_features = extractor.features(
+        data.train.encoded[labelled], batch_size=config.batch_size, name="train features"
+    )
+    t1 = time.perf_counter()
+    test_features = extractor.features(
+        data.test.encoded, batch_size=config.batch_size, name="test features"
+    )
+    t2 = time.perf_counter()
+    if feature_rows_path:
+        rows = min(FEATURE_ROWS, len(test_features))
+        exported.save_feature_rows(
+            feature_rows_path,
+            data.test.encoded[:rows],
+            test_features[:rows].copy(),  # probe_features standardises in place
+            data.test.labels[:rows],
+        )
+    notes = [
+        *data.notes,
+        f"features through the exported extractor {extractor.path} (preprocessing: "
+        f"{extractor.preprocessing}; batch-norm statistics: {extractor.batch_norm})",
+    ]
+    return probe.probe_features(
+        train_features,
+        data.train.labels[labelled],
+        test_features,
+        data.test.labels,
+        config,
+        class_names=data.class_names,
+        notes=notes,
+        timings={"train_features_s": t1 - t0, "test_features_s": t2 - t1, "total_s": t2 - t0},
+        bn_reestimated=extractor.batch_norm.get("source") == "reestimated",
+    )
+
+
+def _sample_quality(
+    examples_uri: str,
+    split_names: list[str],
+    model_dir: str,
+    model_cfg: Any,
+    settings: ProbeSettings,
+) -> dict[str, Any]:
+    """FID/KID of the exported generator against the test split (train when there is none)."""
+    real_split = _test_split(settings, split_names) or settings.train_split
+    real_uri = os.path.join(examples_uri, f"Split-{real_split}")
+    train_uri = ""
+    if real_split != settings.train_split and settings.train_split in split_names:
+        train_uri = os.path.join(examples_uri, f"Split-{settings.train_split}")
+    result = sample_quality.evaluate_generator(
+        artifact.paths(model_dir).generator,
+        model_cfg,
+        real_uri,
+        settings.quality,
+        available_real=sample_quality.count_examples(real_uri),
+        train_split_uri=train_uri,
+    )
+    result["real_split"] = real_split
+    if not train_uri:
+        result["note"] = (
+            f"no test split: generated images scored against the training split {real_split!r}, "
+            "which the model trained on"
+        )
+    return result
+
+
 def evaluate_trainer_model(
     examples_uri: str,
     split_names: list[str],
     model_uri: str,
     settings: ProbeSettings,
+    *,
+    feature_rows_path: str = "",
 ) -> dict[str, Any]:
-    """Runs the probe on a Trainer model and labelled examples; decides the blessing.
+    """Runs the probe and the sample-quality metrics on a Trainer model; decides the blessing.
 
     Args:
       examples_uri: the Examples artifact's folder (holding `Split-<name>/`).
       split_names: the artifact's split names.
       model_uri: the Model artifact's folder (or its serving model dir).
       settings: exec properties.
+      feature_rows_path: where to save a few (image, feature row) pairs ("" = nowhere).
 
     Returns:
       The probe_metrics.json payload: status ("ok" or "skipped"), reason, blessed (bool),
-      accuracy_threshold, model (uri, step, model_config), data (splits used, sizes), probe
-      (ProbeResult.to_dict(), absent when skipped), timings.
+      accuracy_threshold, fid_ceiling, model (uri, step, model_config, extractor), data (splits
+      used, sizes), probe (ProbeResult.to_dict(), absent when skipped), sample_quality (FID/KID
+      named with the count, absent when off), timings.
     """
     start = time.perf_counter()
-    discriminator, experiment, step, model_dir = probe_data.load_trainer_discriminator(model_uri)
+    model_dir = artifact.find_serving_model_dir(model_uri)
+    experiment, step = probe_data.read_model_config(model_dir)
+    extractor = exported.ExportedFeatureExtractor(artifact.paths(model_dir).discriminator_features)
     payload: dict[str, Any] = {
         "status": "skipped",
         "reason": "",
         "blessed": False,
         "accuracy_threshold": settings.accuracy_threshold,
-        "model": {"uri": model_dir, "step": step, "model_config": experiment.to_dict()["model"]},
+        "fid_ceiling": settings.fid_ceiling or None,
+        "model": {
+            "uri": model_dir,
+            "step": step,
+            "model_config": experiment.to_dict()["model"],
+            "feature_extractor": {
+                "path": extractor.path,
+                "preprocessing": extractor.preprocessing,
+                "batch_norm": extractor.batch_norm,
+            },
+        },
         "data": {"examples_uri": examples_uri, "splits": list(split_names)},
     }
     try:
@@ -229,39 +245,30 @@ def evaluate_trainer_model(
     except probe.ProbeError as error:
         payload["reason"] = f"probe skipped: {error}"
         logging.warning("FeatureProbeEvaluator: %s", payload["reason"])
-        return payload
-    result = probe.run_probe_on_data(discriminator, data, settings.probe)
-    payload["status"] = "ok"
-    payload["probe"] = result.to_dict()
-    payload["data"].update(
-        train_split=settings.train_split,
-        test_split=_test_split(settings, split_names)
-        or f"{settings.train_split} (held out {settings.test_fraction:.0%})",
-        num_train=result.num_train,
-        num_test=result.num_test,
-        skipped_undecodable=data.train.skipped + data.test.skipped,
-    )
-    blessed = result.accuracy >= settings.accuracy_threshold
-    payload["blessed"] = blessed
-    comparison = ">=" if blessed else "<"
-    payload["reason"] = (
-        f"probe test accuracy {result.accuracy:.4f} {comparison} threshold "
-        f"{settings.accuracy_threshold:.4f}: {'blessed' if blessed else 'not blessed'}"
-    )
-    payload["timings"] = {"total_s": round(time.perf_counter() - start, 3)}
+    else:
+        result = _probe_through_extractor(extractor, data, settings.probe, feature_rows_path)
+        payload["status"] = "ok"
+        payload["probe"] = result.to_dict()
+        payload["data"].update(
+            train_split=settings.train_split,
+            test_split=_test_split(settings, split_names)
+            or f"{settings.train_split} (held out {settings.test_fraction:.0%})",
+            num_train=result.num_train,
+            num_test=result.num_test,
+            skipped_undecodable=data.train.skipped + data.test.skipped,
+        )
+    probe_s = time.perf_counter() - start
+    if settings.fid:
+        payload["sample_quality"] = _sample_quality(
+            examples_uri, split_names, model_dir, experiment.model, settings
+        )
+    payload["blessed"], payload["reason"] = decide_blessing(payload, settings)
+    payload["timings"] = {
+        "probe_s": round(probe_s, 3),
+        "total_s": round(time.perf_counter() - start, 3),
+    }
     logging.info("FeatureProbeEvaluator: %s", payload["reason"])
     return payload
-
-
-def write_outcome(payload: dict[str, Any], evaluation_uri: str, blessing_uri: str) -> None:
-    """Writes probe_metrics.json and the BLESSED / NOT_BLESSED marker file (holding the reason)."""
-    tf.io.gfile.makedirs(evaluation_uri)
-    tf.io.gfile.makedirs(blessing_uri)
-    with tf.io.gfile.GFile(os.path.join(evaluation_uri, METRICS_FILE), "w") as stream:
-        stream.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    marker = BLESSED_FILE if payload["blessed"] else NOT_BLESSED_FILE
-    with tf.io.gfile.GFile(os.path.join(blessing_uri, marker), "w") as stream:
-        stream.write(payload["reason"] + "\n")
 
 
 class Executor(base_executor.BaseExecutor):
@@ -281,8 +288,16 @@ class Executor(base_executor.BaseExecutor):
         blessing = artifact_utils.get_single_instance(output_dict[BLESSING_KEY])
         split_names = artifact_utils.decode_split_names(examples.split_names)
 
-        payload = evaluate_trainer_model(examples.uri, split_names, model.uri, settings)
+        tf.io.gfile.makedirs(evaluation.uri)
+        payload = evaluate_trainer_model(
+            examples.uri,
+            split_names,
+            model.uri,
+            settings,
+            feature_rows_path=os.path.join(evaluation.uri, FEATURE_ROWS_FILE),
+        )
         write_outcome(payload, evaluation.uri, blessing.uri)
+        record_properties(payload, evaluation, blessing)
 
         result = payload.get("probe") or {}
         evaluation.set_string_custom_property("probe_status", payload["status"])
@@ -294,6 +309,7 @@ class Executor(base_executor.BaseExecutor):
             evaluation.set_int_custom_property("num_test", result["num_test"])
             evaluation.set_int_custom_property("feature_size", result["feature_size"])
             blessing.set_float_custom_property("accuracy", result["accuracy"])
+        blessing.set_float_custom_property("fid_ceiling", settings.fid_ceiling)
         blessing.set_int_custom_property(BLESSED_PROPERTY, 1 if payload["blessed"] else 0)
         blessing.set_float_custom_property("accuracy_threshold", settings.accuracy_threshold)
         blessing.set_string_custom_property("reason", payload["reason"])
