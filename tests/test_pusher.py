@@ -134,3 +134,42 @@ class VersionedPusherExecutorTest(tf.test.TestCase):
 
 if __name__ == "__main__":
     tf.test.main()
+
+
+class PushTogetherTest(tf.test.TestCase):
+    """Both models of a push share one version, and a push that fails part-way leaves neither."""
+
+    setUp = VersionedPusherExecutorTest.setUp
+
+    def _sources_and_bases(self):
+        sources = {n: os.path.join(self.model.uri, "Format-Serving", n) for n in NAMES}
+        return sources, {n: os.path.join(self.push_base, n) for n in NAMES}
+
+    def test_a_version_taken_for_one_model_is_skipped_for_both(self):
+        sources, bases = self._sources_and_bases()
+        os.makedirs(os.path.join(bases["discriminator_features"], "12"))  # someone else's
+        pushed = executor.publish_together(sources, bases, 12)
+        self.assertEqual({r["version"] for r in pushed.values()}, {13})
+        self.assertCountEqual(os.listdir(bases["generator"]), ["13"])
+        self.assertCountEqual(os.listdir(bases["discriminator_features"]), ["12", "13"])
+
+    def test_a_push_that_fails_part_way_leaves_no_new_version_of_either(self):
+        from unittest import mock
+
+        from tfx_dcgan import fileio
+
+        sources, bases = self._sources_and_bases()
+        first = executor.publish_together(sources, bases, 20)
+        real_publish = fileio.publish_directory
+
+        def fail_on_the_second_model(temporary, final, *, marker):
+            if final.startswith(bases["discriminator_features"]):
+                raise OSError(28, "No space left on device", final)
+            return real_publish(temporary, final, marker=marker)
+
+        with mock.patch.object(fileio, "publish_directory", fail_on_the_second_model):
+            with self.assertRaisesRegex(OSError, "No space left"):
+                executor.publish_together(sources, bases, 21)
+        for name in NAMES:
+            # Only the first push's version; no half push, no temporary folder left.
+            self.assertCountEqual(os.listdir(bases[name]), [str(first[name]["version"])])

@@ -8,11 +8,13 @@ reports the model pushed. This executor instead, for each named sub-directory of
 
   1. picks a version: the current unix time, or one more than the newest existing version of any
      of the pushed models if that is larger, so versions only increase and both models of a push
-     share a number;
-  2. copies the SavedModel into a hidden temporary directory in the same parent (the poller
-     ignores names that are not numbers);
-  3. renames it to `<version>`: atomic on a POSIX file system. A version that already exists is
-     never replaced; the push moves to the next number instead.
+     share a number (always: a number taken for either model is skipped for both);
+  2. copies every SavedModel into a hidden temporary directory in the same parent (the poller
+     ignores names that are not numbers) before publishing any;
+  3. renames each to `<version>`: atomic on a POSIX file system. A version that already exists is
+     never replaced; the push moves to the next number instead. A push that fails part-way
+     withdraws the versions it had published, so it leaves a new version of both models or of
+     neither (`publish_together`).
 
 On object stores (gs://, s3://) a directory rename is a copy and deletes, not atomic: the version
 is then copied in place with `saved_model.pb` last (`fileio.publish_directory`), so a poller that
@@ -47,6 +49,7 @@ __all__ = [
     "existing_versions",
     "next_version",
     "publish_saved_model",
+    "publish_together",
 ]
 
 MODEL_KEY = "model"
@@ -89,21 +92,92 @@ def publish_saved_model(source: str, model_base: str, version: int) -> tuple[int
       FileNotFoundError: `source` holds no saved_model.pb.
       RuntimeError: no free version after many attempts.
     """
-    if not tf.io.gfile.exists(os.path.join(source, "saved_model.pb")):
-        raise FileNotFoundError(f"{source} is not a SavedModel (no saved_model.pb)")
-    tf.io.gfile.makedirs(model_base)
-    temporary = os.path.join(model_base, f".tmp-push-{uuid.uuid4().hex}")
-    fileio.copy_tree(source, temporary)
+    (used,) = publish_together({"model": source}, {"model": model_base}, version).values()
+    return used["version"], used["destination"]
+
+
+def _stage(sources: dict[str, str], model_bases: dict[str, str]) -> dict[str, str]:
+    """Copies every SavedModel into a hidden folder beside its versions; returns those folders."""
+    staged: dict[str, str] = {}
+    try:
+        for name, source in sources.items():
+            if not tf.io.gfile.exists(os.path.join(source, "saved_model.pb")):
+                raise FileNotFoundError(f"{source} is not a SavedModel (no saved_model.pb)")
+            tf.io.gfile.makedirs(model_bases[name])
+            staged[name] = os.path.join(model_bases[name], f".tmp-push-{uuid.uuid4().hex}")
+            fileio.copy_tree(source, staged[name])
+    except BaseException:
+        for folder in staged.values():
+            fileio.rmtree(folder)
+        raise
+    return staged
+
+
+def _withdraw(published: dict[str, dict[str, Any]]) -> None:
+    """Removes the versions a failed push had already published (newest push only)."""
+    for name, record in published.items():
+        logging.warning(
+            "withdrawing %s (%s) of a push that did not finish", record["destination"], name
+        )
+        fileio.rmtree(record["destination"])
+
+
+def publish_together(
+    sources: dict[str, str], model_bases: dict[str, str], version: int
+) -> dict[str, dict[str, Any]]:
+    """Publishes several SavedModels under one shared version number, all or none.
+
+    Every model is first copied into a hidden folder beside its versions (TF Serving's poller
+    ignores names that are not numbers); then, at the first version number free for every model,
+    each is published (`fileio.publish_directory`: a rename on local disk). If a version appears
+    meanwhile (another pusher) the models already published are withdrawn and the next number is
+    tried; if publishing fails (an error), they are withdrawn and the error is raised, so a push
+    leaves either a new version of every model or of none.
+
+    Args:
+      sources: model name -> SavedModel directory.
+      model_bases: model name -> `<push_base>/<model_name>`.
+      version: the first version number to try.
+
+    Returns:
+      model name -> {"version", "destination"}; every version is the same number.
+
+    Raises:
+      FileNotFoundError: a source holds no saved_model.pb (nothing is published).
+      RuntimeError: no version free for all models after many attempts.
+    """
+    staged = _stage(sources, model_bases)
     try:
         for candidate in range(version, version + _MAX_ATTEMPTS):
-            destination = os.path.join(model_base, str(candidate))
-            if fileio.publish_directory(temporary, destination, marker="saved_model.pb"):
-                return candidate, destination
-            logging.info("version %s exists; trying the next one", destination)
+            destinations = {
+                name: os.path.join(model_bases[name], str(candidate)) for name in sources
+            }
+            if any(tf.io.gfile.exists(d) for d in destinations.values()):
+                continue
+            published: dict[str, dict[str, Any]] = {}
+            try:
+                for name, destination in destinations.items():
+                    if not fileio.publish_directory(
+                        staged[name], destination, marker="saved_model.pb"
+                    ):
+                        break
+                    published[name] = {"version": candidate, "destination": destination}
+            except BaseException:
+                _withdraw(published)
+                raise
+            if len(published) == len(sources):
+                return published
+            _withdraw(published)  # a version appeared under another pusher: try the next one
+            staged = {**staged, **_stage({n: sources[n] for n in published}, model_bases)}
+            logging.info("version %d is taken; trying the next one", candidate)
     finally:
-        if tf.io.gfile.exists(temporary):
-            tf.io.gfile.rmtree(temporary)
-    raise RuntimeError(f"no free version under {model_base} in {version}..{candidate}")
+        for folder in staged.values():
+            if tf.io.gfile.exists(folder):
+                fileio.rmtree(folder)
+    raise RuntimeError(
+        f"no version free for every model under {sorted(model_bases.values())} in "
+        f"{version}..{version + _MAX_ATTEMPTS - 1}"
+    )
 
 
 class Executor(base_executor.BaseExecutor):
@@ -143,14 +217,11 @@ class Executor(base_executor.BaseExecutor):
                 raise FileNotFoundError(
                     f"model artifact {model.uri} has no SavedModel {name!r} ({source}/saved_model.pb)"
                 )
-        version = next_version([os.path.join(push_base, name) for name in names])
-        pushed = {}
-        for name, source in sources.items():
-            used_version, destination = publish_saved_model(
-                source, os.path.join(push_base, name), version
-            )
-            pushed[name] = {"version": used_version, "destination": destination}
-            logging.info("pushed %s -> %s", source, destination)
+        model_bases = {name: os.path.join(push_base, name) for name in names}
+        version = next_version(list(model_bases.values()))
+        pushed = publish_together(sources, model_bases, version)
+        for name, record in pushed.items():
+            logging.info("pushed %s -> %s", sources[name], record["destination"])
 
         pushed_model.set_int_custom_property("pushed", 1)
         pushed_model.set_string_custom_property("pushed_destination", push_base)
