@@ -24,20 +24,25 @@ class _Doubler(tf.Module):
         return x * self.factor
 
 
+def _make_model(self) -> None:
+    """Two tiny SavedModels in a Model artifact under a fresh temporary root."""
+    self.root = tempfile.mkdtemp(dir=self.get_temp_dir())
+    self.push_base = os.path.join(self.root, "serving")
+    self.model = standard_artifacts.Model()
+    self.model.uri = os.path.join(self.root, "model")
+    for factor, name in enumerate(NAMES, start=2):
+        module = _Doubler(float(factor))
+        tf.saved_model.save(
+            module,
+            os.path.join(self.model.uri, "Format-Serving", name),
+            signatures=module.__call__.get_concrete_function(),
+        )
+
+
 class VersionedPusherExecutorTest(tf.test.TestCase):
     def setUp(self):
         super().setUp()
-        self.root = tempfile.mkdtemp(dir=self.get_temp_dir())
-        self.push_base = os.path.join(self.root, "serving")
-        self.model = standard_artifacts.Model()
-        self.model.uri = os.path.join(self.root, "model")
-        for factor, name in enumerate(NAMES, start=2):
-            module = _Doubler(float(factor))
-            tf.saved_model.save(
-                module,
-                os.path.join(self.model.uri, "Format-Serving", name),
-                signatures=module.__call__.get_concrete_function(),
-            )
+        _make_model(self)
 
     def _push(self, blessing=None, push_unblessed=True):
         pushed = standard_artifacts.PushedModel()
@@ -139,7 +144,9 @@ if __name__ == "__main__":
 class PushTogetherTest(tf.test.TestCase):
     """Both models of a push share one version, and a push that fails part-way leaves neither."""
 
-    setUp = VersionedPusherExecutorTest.setUp
+    def setUp(self):
+        super().setUp()
+        _make_model(self)
 
     def _sources_and_bases(self):
         sources = {n: os.path.join(self.model.uri, "Format-Serving", n) for n in NAMES}
