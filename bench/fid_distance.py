@@ -29,9 +29,9 @@ def _median_seconds(function, repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     sys.path.insert(0, REPO_ROOT)
-    import numpy as np
-
     from tfx_dcgan.metrics import distances
+
+    import numpy as np
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="20,256,500,2000")

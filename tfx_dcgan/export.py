@@ -109,8 +109,14 @@ def _save_atomically(module: tf.Module, signatures: dict, export_dir: str, paylo
     tf.io.gfile.makedirs(parent)
     temporary = os.path.join(parent, f".{os.path.basename(export_dir)}.tmp-{uuid.uuid4().hex}")
     try:
-        tf.saved_model.save(module, temporary, signatures=signatures)
-        _write_config_asset(temporary, payload)
+        try:
+            tf.saved_model.save(module, temporary, signatures=signatures)
+            _write_config_asset(temporary, payload)
+        except (OSError, tf.errors.OpError) as error:
+            raise OSError(
+                f"could not write the SavedModel for {export_dir} (staged in {temporary}, now "
+                f"removed; nothing was published): {fileio.describe_write_failure(temporary, error)}"
+            ) from error
         if not fileio.publish_directory(temporary, export_dir, marker="saved_model.pb"):
             raise FileExistsError(
                 f"export_dir {export_dir!r} appeared while exporting; not replaced"

@@ -37,6 +37,7 @@ __all__ = [
     "append_text",
     "copy_tree",
     "publish_directory",
+    "describe_write_failure",
 ]
 
 # (module path, function) -> why the standard library is used there, for local paths only.
@@ -212,3 +213,30 @@ def publish_directory(temporary: str, final: str, *, marker: str) -> bool:
     copy_tree(temporary, final, last=marker)
     rmtree(temporary)
     return True
+
+
+def describe_write_failure(path: str, error: BaseException) -> str:
+    """`error` with what bounds writing to `path`: the process's file size limit (RLIMIT_FSIZE)
+    when one is set, and the free space of a local file system (for messages; never raises)."""
+    parts = [str(error).strip() or type(error).__name__]
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY:
+            parts.append(f"this process may write files of at most {soft} bytes (RLIMIT_FSIZE)")
+    except (ImportError, OSError, ValueError):
+        pass
+    if is_local(path):
+        import shutil
+
+        probe = os.path.abspath(path)
+        while probe and not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        try:
+            parts.append(
+                f"{shutil.disk_usage(probe).free} bytes free on the file system of {probe}"
+            )
+        except OSError:
+            pass
+    return "; ".join(parts)

@@ -26,12 +26,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tfx_dcgan import fileio, input_pipeline, models, visualize
-from tfx_dcgan.config import ConfigError, ExperimentConfig, TrainConfig
+from tfx_dcgan.config import ConfigError, ExperimentConfig
 from tfx_dcgan.distribute import make_strategy, worker_role
 from tfx_dcgan.gan_step import GanState, create_gan_state, make_train_step
 from tfx_dcgan.workdir import (
+    TrainingError,
     check_workdir_config,
+    checkpoint_manager,
+    pause_in_save_from_environment,
+    restore_latest,
     restore_models,
+    save_checkpoint,
     workdir_paths,
     write_json_atomically,
 )
@@ -49,10 +54,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DatasetFactory = Callable[[int], tf.data.Dataset]
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite losses, unusable checkpoint); nothing good was overwritten."""
 
 
 @dataclasses.dataclass
@@ -192,8 +193,8 @@ def train(
     _check_batch_divides(config.train.batch_size, strategy)
     state = create_gan_state(config, strategy)
     is_chief, role = worker_role(strategy)
-    manager = _checkpoint_manager(state, paths, workdir, config.train, is_chief, role)
-    _restore_latest(state, paths["checkpoints"])
+    manager = checkpoint_manager(state, paths, workdir, config.train, is_chief, role)
+    restore_latest(state, paths["checkpoints"])
     fileio.makedirs(workdir)
     if is_chief and not fileio.exists(paths["config"]):
         write_json_atomically(paths["config"], config.to_dict())
@@ -283,40 +284,6 @@ def _check_batch_divides(batch_size: int, strategy: tf.distribute.Strategy) -> N
         )
 
 
-def _checkpoint_manager(
-    state: GanState,
-    paths: dict[str, str],
-    workdir: str,
-    train_config: TrainConfig,
-    is_chief: bool,
-    role: str,
-) -> tf.train.CheckpointManager:
-    """Every worker saves (saving a distributed checkpoint takes part in collectives), but only the
-    chief into the workdir; the others into their own scratch folder, and they write no logs."""
-    checkpoint_dir = paths["checkpoints"] if is_chief else os.path.join(workdir, ".workers", role)
-    return tf.train.CheckpointManager(
-        state.checkpoint,
-        checkpoint_dir,
-        max_to_keep=train_config.keep_checkpoints if is_chief else 1,
-    )
-
-
-def _restore_latest(state: GanState, checkpoint_dir: str) -> None:
-    """Restores the newest checkpoint of `checkpoint_dir` into `state`, if there is one.
-
-    Raises:
-      TrainingError: the checkpoint does not fit the state (it is left untouched).
-    """
-    latest = tf.train.latest_checkpoint(checkpoint_dir)
-    if not latest:
-        return
-    try:
-        state.checkpoint.restore(latest).assert_existing_objects_matched()
-    except (AssertionError, tf.errors.OpError, ValueError) as error:
-        raise TrainingError(f"cannot restore {latest} ({error}); it is left untouched") from error
-    log.info("resumed from %s at step %d", latest, int(state.step.numpy()))
-
-
 class _Loop:
     """The step loop: progress lines, TensorBoard scalars, grids, checkpoints, Ctrl-C."""
 
@@ -324,6 +291,7 @@ class _Loop:
         self.state, self.config, self.strategy = state, config, strategy
         self.manager, self.writer, self.paths, self.is_chief = manager, writer, paths, is_chief
         self.replicas = strategy.num_replicas_in_sync
+        self.pause_in_save = pause_in_save_from_environment()
 
     def run(self, make_dataset: DatasetFactory, result: TrainResult) -> None:
         """Trains from the state's step to `train.steps`; fills result.step/interrupted/metrics."""
@@ -357,7 +325,7 @@ class _Loop:
                             state, step, self.paths["samples"], self.writer, False, self.is_chief
                         )
                 if checkpoint_due:
-                    self.manager.save(checkpoint_number=step)
+                    save_checkpoint(self.manager, step, self.pause_in_save)
                 if stopping:
                     result.interrupted = True
                     log.warning(

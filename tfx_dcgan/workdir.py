@@ -1,25 +1,40 @@
-"""A training workdir: its layout, its stored config, the refusal to mix runs in it, and the
+"""A training workdir: its layout, its stored config, the refusal to mix runs in it, its
+checkpoints (saved so that a failed or killed save leaves the previous one in charge) and the
 models restored from its latest checkpoint."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from tfx_dcgan import fileio, models
-from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig
+from tfx_dcgan.config import ConfigError, ExperimentConfig, ModelConfig, TrainConfig
 
 import tensorflow as tf
 
+if TYPE_CHECKING:
+    from tfx_dcgan.gan_step import GanState
+
 __all__ = [
+    "TrainingError",
+    "PAUSE_IN_SAVE_ENV",
+    "PAUSE_MARKER",
+    "checkpoint_manager",
+    "restore_latest",
+    "save_checkpoint",
+    "pause_in_save_from_environment",
     "CONFIG_FILE",
     "workdir_paths",
     "write_json_atomically",
     "check_workdir_config",
     "restore_models",
 ]
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 # Fields that must match when a run continues in an existing workdir: anything that changes the
@@ -83,6 +98,97 @@ def check_workdir_config(config: ExperimentConfig, workdir: str, path: str) -> N
             "are left untouched. Use a new workdir, or the stored values:\n  "
             + "\n  ".join(differences)
         )
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite losses, unusable checkpoint); nothing good was overwritten."""
+
+
+def checkpoint_manager(
+    state: GanState,
+    paths: dict[str, str],
+    workdir: str,
+    train_config: TrainConfig,
+    is_chief: bool,
+    role: str,
+) -> tf.train.CheckpointManager:
+    """Every worker saves (saving a distributed checkpoint takes part in collectives), but only the
+    chief into the workdir; the others into their own scratch folder, and they write no logs."""
+    checkpoint_dir = paths["checkpoints"] if is_chief else os.path.join(workdir, ".workers", role)
+    return tf.train.CheckpointManager(
+        state.checkpoint,
+        checkpoint_dir,
+        max_to_keep=train_config.keep_checkpoints if is_chief else 1,
+    )
+
+
+def restore_latest(state: GanState, checkpoint_dir: str) -> None:
+    """Restores the newest checkpoint of `checkpoint_dir` into `state`, if there is one.
+
+    Raises:
+      TrainingError: the checkpoint does not fit the state (it is left untouched).
+    """
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if not latest:
+        return
+    try:
+        state.checkpoint.restore(latest).assert_existing_objects_matched()
+    except (AssertionError, tf.errors.OpError, ValueError) as error:
+        raise TrainingError(f"cannot restore {latest} ({error}); it is left untouched") from error
+    log.info("resumed from %s at step %d", latest, int(state.step.numpy()))
+
+
+# Test-only fault injection: "<step>:<seconds>" makes the checkpoint save of <step> pause for
+# <seconds> after its files are written and before the checkpoint state names them, writing
+# `<checkpoint_dir>/.paused-in-save` first, so a test can kill a run in the middle of a save.
+PAUSE_IN_SAVE_ENV = "TFX_DCGAN_TEST_PAUSE_IN_SAVE"
+PAUSE_MARKER = ".paused-in-save"
+
+
+def pause_in_save_from_environment() -> tuple[int, float] | None:
+    """The (step, seconds) of PAUSE_IN_SAVE_ENV, or None when unset."""
+    value = os.environ.get(PAUSE_IN_SAVE_ENV, "")
+    if not value:
+        return None
+    try:
+        step, seconds = value.split(":")
+        return int(step), float(seconds)
+    except ValueError:
+        raise ConfigError(f"{PAUSE_IN_SAVE_ENV}={value!r}: expected '<step>:<seconds>'") from None
+
+
+def save_checkpoint(
+    manager: tf.train.CheckpointManager, step: int, pause_in_save: tuple[int, float] | None = None
+) -> str:
+    """Saves checkpoint `step`; a failed write leaves the previous checkpoint in charge.
+
+    TensorFlow writes the data and index files first and names them in the `checkpoint` state
+    file last, so a run killed or failing mid-save resumes from the previous checkpoint.
+
+    Raises:
+      TrainingError: the files could not be written (disk full, file size limit): the message
+        names the folder and the limit; the previous checkpoint's files are not touched.
+    """
+    options = None
+    if pause_in_save and pause_in_save[0] == step:
+
+        def pause(*_: Any) -> None:
+            fileio.write_atomically(fileio.join(manager.directory, PAUSE_MARKER), str(step))
+            time.sleep(pause_in_save[1])
+
+        options = tf.train.CheckpointOptions(experimental_write_callbacks=[pause])
+    try:
+        return manager.save(checkpoint_number=step, options=options)
+    except (OSError, tf.errors.OpError) as error:
+        staging = fileio.join(manager.directory, f"ckpt-{step}_temp")
+        if fileio.isdir(staging):  # TensorFlow's half-written shard folder
+            fileio.rmtree(staging)
+        raise TrainingError(
+            f"could not write checkpoint {step} in {manager.directory}: "
+            f"{fileio.describe_write_failure(manager.directory, error)}. The previous checkpoint "
+            f"({manager.latest_checkpoint or 'none'}) is untouched; free space and run the same "
+            "command to resume from it"
+        ) from error
 
 
 def restore_models(
