@@ -74,7 +74,7 @@ def _image_input_config(config: PipelineConfig):
     return image_example_gen_component.default_input_config(config.data_dir)
 
 
-def _make_example_gen(config: PipelineConfig, channels: int):
+def _make_example_gen(config: PipelineConfig, channels: int, max_pixels: int):
     """The ExampleGen of `config.source`; every one writes the same raw features."""
     if config.source == "images":
         return ImageExampleGen(
@@ -82,6 +82,7 @@ def _make_example_gen(config: PipelineConfig, channels: int):
             channels=channels,
             input_config=_image_input_config(config),
             max_logged_skipped=config.max_logged_skipped,
+            max_image_pixels=max_pixels,
         )
     if config.source == "tfds":
         return TfdsExampleGen(
@@ -104,9 +105,9 @@ def _make_example_gen(config: PipelineConfig, channels: int):
     )
 
 
-def _data_components(config: PipelineConfig, channels: int) -> list[Any]:
+def _data_components(config: PipelineConfig, channels: int, max_pixels: int) -> list[Any]:
     """[ExampleGen, curated ImportSchemaGen, StatisticsGen, inferred SchemaGen, ExampleValidator]."""
-    example_gen = _make_example_gen(config, channels)
+    example_gen = _make_example_gen(config, channels, max_pixels)
     curated_schema = PackagedImportSchemaGen(
         schema_file=config.schema_path or CURATED_SCHEMA
     ).with_id("ImportSchemaGen")
@@ -177,7 +178,9 @@ def create_pipeline(
     experiment = dataclasses.replace(
         experiment, data=dataclasses.replace(experiment.data, data_dir="")
     ).validate()
-    data_components = _data_components(config, experiment.model.channels)
+    data_components = _data_components(
+        config, experiment.model.channels, experiment.data.max_image_pixels
+    )
     example_gen, curated_schema = data_components[0], data_components[1]
     transform, trainer = _training_components(config, experiment, example_gen, curated_schema)
     probe = None

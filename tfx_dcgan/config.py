@@ -58,15 +58,23 @@ class DataConfig:
         which is what makes resumption exact).
       parallel_reads: decode parallelism of the `tf.data` reader, the image-folder reader's and
         the TFX Trainer's (0 = AUTOTUNE).
+      max_image_pixels: every reader of image files (the pipeline's ingest, the training reader,
+        the probe's and FID's folder readers) skips, and counts, an image whose header declares
+        more pixels than this, before decoding it (decompression bombs); 0 = no cap.
     """
 
     data_dir: str = ""
     shuffle_seed: int = 0
     parallel_reads: int = 0
+    max_image_pixels: int = 100_000_000
 
     def validate(self) -> None:
         if self.parallel_reads < 0:
             raise ConfigError(f"data.parallel_reads must be >= 0, got {self.parallel_reads}")
+        if self.max_image_pixels < 0:
+            raise ConfigError(
+                f"data.max_image_pixels must be >= 0 (0 = no cap), got {self.max_image_pixels}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -93,18 +93,54 @@ def list_image_files(data_dir: str) -> tuple[list[str], list[int], list[str]]:
     return paths, labels, class_names
 
 
-def scan_image_files(paths: list[str], channels: int) -> tuple[list[bool], list[str]]:
+_HEADER_BYTES = 1 << 19  # the JPEG frame header follows the APP segments, usually < 64 KiB
+
+
+def oversized_files(paths: list[str], max_pixels: int) -> dict[str, str]:
+    """path -> reason for each file whose header declares more than `max_pixels` pixels.
+
+    Reads only the first 512 KiB of a file (all of a JPEG whose frame header lies further in),
+    never its pixels: the check the ingest makes (`ingest.check_pixel_cap`), before any decode.
+    """
+    from tfx_dcgan.ingest import formats
+    from tfx_dcgan.ingest import images as ingest
+
+    oversized = {}
+    if not max_pixels:
+        return oversized
+    for path in paths:
+        try:
+            with tf.io.gfile.GFile(path, "rb") as stream:
+                head = stream.read(_HEADER_BYTES)
+                fmt = formats.detect_format(head)
+                if fmt == "jpeg" and formats.header_dimensions(head, fmt) is None:
+                    head += stream.read()
+            ingest.check_pixel_cap(head, fmt, max_pixels)
+        except ingest.ImageSkipped as skipped:
+            oversized[path] = f"too large: {skipped.detail}"
+        except (OSError, tf.errors.OpError):
+            pass  # unreadable: the decode scan reports it
+    return oversized
+
+
+def scan_image_files(
+    paths: list[str], channels: int, max_pixels: int = 100_000_000
+) -> tuple[list[bool], list[str]]:
     """Decodes every file once, in parallel, with the model's decoder to find the unusable ones.
+
+    Files whose header declares more than `max_pixels` pixels are refused first, undecoded.
 
     Returns:
       (ok, reasons): per path, whether it decodes, and why not ("" when it does).
     """
+    oversized = oversized_files(paths, max_pixels)
     sizes = []
     for path in paths:
         try:
             sizes.append(tf.io.gfile.stat(path).length)
         except tf.errors.OpError:
             sizes.append(-1)
+    checked = [path for path in paths if path not in oversized]
 
     def check(index: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
         image = image_ops.decode_image(tf.io.read_file(path), channels)
@@ -114,14 +150,20 @@ def scan_image_files(paths: list[str], channels: int) -> tuple[list[bool], list[
     # A decode error would end the iterator; ignore_errors drops just that element, and the
     # indices that come through are the good files.
     dataset = (
-        tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), list(paths)))
+        tf.data.Dataset.from_tensor_slices(
+            (tf.range(len(checked), dtype=tf.int64), checked or [""])
+        )
+        .take(len(checked))
         .map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         .ignore_errors(log_warning=False)
     )
-    good = {int(index) for index in dataset.as_numpy_iterator()}
+    good_paths = {checked[int(index)] for index in dataset.as_numpy_iterator()}
     ok, reasons = [], []
-    for index, size in enumerate(sizes):
-        if index in good:
+    for path, size in zip(paths, sizes):
+        if path in oversized:
+            ok.append(False)
+            reasons.append(oversized[path])
+        elif path in good_paths:
             ok.append(True)
             reasons.append("")
         elif size < 0:
@@ -136,16 +178,30 @@ def scan_image_files(paths: list[str], channels: int) -> tuple[list[bool], list[
     return ok, reasons
 
 
-def load_image_folder(data_dir: str, channels: int, max_reported: int = 10) -> ImageFolder:
+def load_image_folder(
+    data_dir: str, channels: int, max_reported: int = 10, max_pixels: int = 100_000_000
+) -> ImageFolder:
     """Lists and checks an image folder; logs the skipped files (the first `max_reported`).
+
+    Args:
+      data_dir: the folder (see list_image_files).
+      channels: 1 or 3.
+      max_reported: how many skipped files are logged by name.
+      max_pixels: images declaring more pixels are skipped undecoded (DataConfig.max_image_pixels).
 
     Raises:
       DataError: the folder is missing or empty, or no file in it decodes.
     """
     paths, labels, class_names = list_image_files(data_dir)
-    ok, reasons = scan_image_files(paths, channels)
+    ok, reasons = scan_image_files(paths, channels, max_pixels)
     converted = _convert_with_pillow(
-        [p for p, good, r in zip(paths, ok, reasons) if not good and r != "empty file"], channels
+        [
+            p
+            for p, good, r in zip(paths, ok, reasons)
+            if not good and r != "empty file" and not r.startswith("too large")
+        ],
+        channels,
+        max_pixels,
     )
     ok = [good or p in converted for p, good in zip(paths, ok)]
     skipped = tuple((p, r) for p, good, r in zip(paths, ok, reasons) if not good)
@@ -171,14 +227,14 @@ def load_image_folder(data_dir: str, channels: int, max_reported: int = 10) -> I
     return ImageFolder(data_dir, good_paths, good_labels, tuple(class_names), skipped, converted)
 
 
-def _convert_with_pillow(paths: list[str], channels: int) -> dict[str, bytes]:
+def _convert_with_pillow(paths: list[str], channels: int, max_pixels: int) -> dict[str, bytes]:
     """PNG re-encodings of the files Pillow reads and TensorFlow does not (path -> bytes)."""
     from tfx_dcgan.ingest import images
 
     converted = {}
     for path in paths:
         try:
-            validated = images.validate_image(images.read_bytes(path), channels)
+            validated = images.validate_image(images.read_bytes(path), channels, max_pixels)
         except (OSError, tf.errors.OpError, images.ImageSkipped):
             continue
         if validated.converted:

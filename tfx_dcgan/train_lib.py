@@ -114,7 +114,9 @@ def default_dataset_factory(config: ExperimentConfig) -> tuple[DatasetFactory, i
     Lists and checks the folder now: call it after the strategy exists (multi-worker collectives
     must be configured before any TensorFlow op).
     """
-    folder = input_pipeline.load_image_folder(config.data.data_dir, config.model.channels)
+    folder = input_pipeline.load_image_folder(
+        config.data.data_dir, config.model.channels, max_pixels=config.data.max_image_pixels
+    )
 
     def factory(start_step: int) -> tf.data.Dataset:
         return input_pipeline.make_image_dataset(

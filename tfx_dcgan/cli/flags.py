@@ -113,6 +113,12 @@ flags.DEFINE_integer(
     "parallel_reads", _DATA.parallel_reads, "Image decode parallelism (0: AUTOTUNE)."
 )
 flags.DEFINE_integer(
+    "max_image_pixels",
+    _DATA.max_image_pixels,
+    "Skip (and count) images whose header declares more pixels than this, before decoding them: "
+    "decompression bombs (0 = no cap; a 6000x4000 photo is 24 million).",
+)
+flags.DEFINE_integer(
     "image_size",
     _MODEL.image_size,
     "Image side in pixels, a power of two >= 16 (32 for CIFAR-10, 64 as in the paper). Images "

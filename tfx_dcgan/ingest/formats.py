@@ -1,7 +1,10 @@
-"""What an image file is, from its bytes: format by signature, channels from the header, and the
-lossless Pillow re-encoding to PNG for the formats TensorFlow cannot decode (WebP, TIFF, ...).
+"""What an image file is, from its bytes: format by signature, channels and dimensions from the
+header, and the lossless Pillow re-encoding to PNG for the formats TensorFlow cannot decode (WebP,
+TIFF, ...).
 
-No pixel is decoded here except by `pillow_to_png`.
+No pixel is decoded here except by `pillow_to_png`, and that only after `header_dimensions` (or
+Pillow's own header read) has been checked against the pixel cap: a decompression bomb (a 389 KB
+PNG that decodes to 1.2 GB) is refused from its header.
 """
 
 from __future__ import annotations
@@ -11,12 +14,19 @@ import io
 from PIL import Image
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "detect_format",
     "header_channels",
+    "header_dimensions",
+    "pillow_dimensions",
     "pillow_channels",
     "source_channels",
     "pillow_to_png",
 ]
+
+# 100 megapixels: a 6000 x 4000 (24 MP) photo passes with room to spare; a 20,000 x 20,000 PNG
+# (1.2 GB decoded) does not.
+DEFAULT_MAX_PIXELS = 100_000_000
 
 _MODE_CHANNELS = {
     "1": 1,
@@ -73,6 +83,60 @@ def header_channels(data: bytes, fmt: str) -> int | None:
                 continue
             i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
     return None
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 < len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in _JPEG_SOF_MARKERS:
+            return int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(
+                data[i + 7 : i + 9], "big"
+            )
+        if marker == 0xFF:
+            i += 1
+            continue
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
+
+
+def header_dimensions(data: bytes, fmt: str | None = None) -> tuple[int, int] | None:
+    """(height, width) from a JPEG/PNG/GIF/BMP header, without decoding; None if not found.
+
+    `data` may be just the file's first bytes (the JPEG frame header follows the APP segments,
+    usually within the first 64 KiB).
+    """
+    fmt = fmt or detect_format(data)
+    if fmt == "png" and len(data) >= 24:
+        return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
+    if fmt == "gif" and len(data) >= 10:
+        return int.from_bytes(data[8:10], "little"), int.from_bytes(data[6:8], "little")
+    if fmt == "bmp" and len(data) >= 26:
+        if int.from_bytes(data[14:18], "little") == 12:  # BITMAPCOREHEADER: 16-bit sizes
+            return int.from_bytes(data[20:22], "little"), int.from_bytes(data[18:20], "little")
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = int.from_bytes(data[22:26], "little", signed=True)
+        return abs(height), abs(width)  # negative height: a top-down bitmap
+    if fmt == "jpeg":
+        return _jpeg_dimensions(data)
+    return None
+
+
+def pillow_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from Pillow's header read (no pixel decode), None if Pillow cannot tell.
+
+    Raises:
+      PIL.Image.DecompressionBombError: Pillow itself refuses the size (over 2 x its
+        MAX_IMAGE_PIXELS).
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return height, width
+    except Image.DecompressionBombError:
+        raise
+    except Exception:  # noqa: BLE001 - any other failure just means "unknown".
+        return None
 
 
 def source_channels(data: bytes, fmt: str, default: int) -> int:

@@ -22,7 +22,7 @@ from tfx_dcgan.ingest.formats import detect_format
 from tfx_dcgan.ingest.lister import ImageFile
 
 import tensorflow as tf
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 __all__ = [
     "SKIP_REASONS",
@@ -30,6 +30,9 @@ __all__ = [
     "UNREADABLE",
     "NOT_AN_IMAGE",
     "CORRUPT_IMAGE",
+    "TOO_LARGE",
+    "DEFAULT_MAX_PIXELS",
+    "check_pixel_cap",
     "ValidatedImage",
     "IngestResult",
     "ImageSkipped",
@@ -47,7 +50,9 @@ EMPTY_FILE = "empty_file"
 UNREADABLE = "unreadable"
 NOT_AN_IMAGE = "not_an_image"
 CORRUPT_IMAGE = "corrupt_image"
-SKIP_REASONS = (EMPTY_FILE, UNREADABLE, NOT_AN_IMAGE, CORRUPT_IMAGE)
+TOO_LARGE = "too_large"
+SKIP_REASONS = (EMPTY_FILE, UNREADABLE, NOT_AN_IMAGE, CORRUPT_IMAGE, TOO_LARGE)
+DEFAULT_MAX_PIXELS = formats.DEFAULT_MAX_PIXELS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,18 +133,47 @@ def _pillow_to_png(data: bytes) -> tuple[bytes, int]:
         raise ImageSkipped(CORRUPT_IMAGE, f"{type(error).__name__}: {error}") from error
 
 
-def validate_image(data: bytes, channels: int) -> ValidatedImage:
+def check_pixel_cap(data: bytes, fmt: str | None, max_pixels: int) -> None:
+    """Refuses an image whose header declares more than `max_pixels` pixels, before any decode.
+
+    Args:
+      data: the file's bytes (or its first bytes).
+      fmt: `detect_format(data)`; None asks Pillow's header reader (WebP, TIFF, ...).
+      max_pixels: the cap (height x width); 0 = no cap.
+
+    Raises:
+      ImageSkipped: TOO_LARGE, the message giving the declared size and the cap.
+    """
+    if not max_pixels:
+        return
+    try:
+        size = formats.header_dimensions(data, fmt) if fmt else None
+        size = size or formats.pillow_dimensions(data)
+    except Image.DecompressionBombError as error:
+        raise ImageSkipped(TOO_LARGE, f"{error} (cap: {max_pixels} pixels)") from error
+    if size and size[0] * size[1] > max_pixels:
+        raise ImageSkipped(
+            TOO_LARGE,
+            f"{size[1]} x {size[0]} = {size[0] * size[1]:,} pixels declared, over the cap of "
+            f"{max_pixels:,} (max_image_pixels)",
+        )
+
+
+def validate_image(
+    data: bytes, channels: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> ValidatedImage:
     """Checks one image's bytes with the pipeline's own decoder, converting when needed.
 
     Args:
       data: the file's bytes.
       channels: 1 or 3, the channel count preprocessing decodes to (ModelConfig.channels).
+      max_pixels: refuse images whose header declares more pixels (0 = no cap).
 
     Returns:
       A ValidatedImage whose `encoded` bytes `image_ops.decode_image(encoded, channels)` reads.
 
     Raises:
-      ImageSkipped: EMPTY_FILE, NOT_AN_IMAGE or CORRUPT_IMAGE.
+      ImageSkipped: EMPTY_FILE, NOT_AN_IMAGE, CORRUPT_IMAGE or TOO_LARGE.
       ValueError: `channels` is not 1 or 3.
     """
     if channels not in (1, 3):
@@ -147,6 +181,7 @@ def validate_image(data: bytes, channels: int) -> ValidatedImage:
     if not data:
         raise ImageSkipped(EMPTY_FILE, "zero bytes")
     fmt = detect_format(data)
+    check_pixel_cap(data, fmt, max_pixels)
     if fmt is not None:
         size = _tf_decode(data, channels)
         if size is not None:
@@ -190,7 +225,11 @@ def make_example(
 
 
 def ingest_file(
-    image_file: ImageFile, label_ids: dict[str, int], channels: int, data: bytes | None = None
+    image_file: ImageFile,
+    label_ids: dict[str, int],
+    channels: int,
+    data: bytes | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> IngestResult:
     """Reads (unless `data` is given), validates and converts one file into a raw example.
 
@@ -199,6 +238,7 @@ def ingest_file(
       label_ids: label text -> index (from build_label_vocabulary); "" maps to features.UNLABELLED.
       channels: 1 or 3, see validate_image.
       data: the file's bytes, when the caller already has them.
+      max_pixels: see validate_image.
 
     Returns:
       IngestResult with `example`, or with `skip_reason` in SKIP_REASONS; never raises for bad data.
@@ -213,7 +253,7 @@ def ingest_file(
         except (tf.errors.OpError, OSError) as error:
             return IngestResult(image_file.path, skip_reason=UNREADABLE, detail=str(error))
     try:
-        image = validate_image(data, channels)
+        image = validate_image(data, channels, max_pixels)
     except ImageSkipped as skipped:
         return IngestResult(image_file.path, skip_reason=skipped.reason, detail=skipped.detail)
     example = make_example(
@@ -247,12 +287,15 @@ def _batch_decoder(channels: int):
     return _BATCH_DECODERS[channels]
 
 
-def validate_images(datas: list[bytes], channels: int) -> list[ValidatedImage | ImageSkipped]:
+def validate_images(
+    datas: list[bytes], channels: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[ValidatedImage | ImageSkipped]:
     """validate_image over a batch, with one TensorFlow call for the batch when all decode.
 
     Args:
       datas: the files' bytes.
       channels: 1 or 3, see validate_image.
+      max_pixels: see validate_image; images over it are refused before the batch decode.
 
     Returns:
       One ValidatedImage or ImageSkipped (returned, not raised) per input, in order; each equal
@@ -261,9 +304,16 @@ def validate_images(datas: list[bytes], channels: int) -> list[ValidatedImage | 
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     results: list[ValidatedImage | ImageSkipped | None] = [None] * len(datas)
-    batch = [
-        (i, data, fmt) for i, data in enumerate(datas) if (fmt := detect_format(data)) is not None
-    ]
+    batch = []
+    for i, data in enumerate(datas):
+        fmt = detect_format(data)
+        try:
+            check_pixel_cap(data, fmt, max_pixels)
+        except ImageSkipped as skipped:
+            results[i] = skipped
+            continue
+        if fmt is not None:
+            batch.append((i, data, fmt))
     if batch:
         try:
             sizes = _batch_decoder(channels)(tf.constant([data for _, data, _ in batch])).numpy()
@@ -283,14 +333,17 @@ def validate_images(datas: list[bytes], channels: int) -> list[ValidatedImage | 
     for i, data in enumerate(datas):
         if results[i] is None:
             try:
-                results[i] = validate_image(data, channels)
+                results[i] = validate_image(data, channels, max_pixels)
             except ImageSkipped as skipped:
                 results[i] = skipped
     return results
 
 
 def ingest_files(
-    image_files: list[ImageFile], label_ids: dict[str, int], channels: int
+    image_files: list[ImageFile],
+    label_ids: dict[str, int],
+    channels: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[IngestResult]:
     """ingest_file over a batch (one TensorFlow decode call per batch, see validate_images)."""
     results: list[IngestResult | None] = [None] * len(image_files)
@@ -302,7 +355,7 @@ def ingest_files(
             readable.append(i)
         except (tf.errors.OpError, OSError) as error:
             results[i] = IngestResult(image_file.path, skip_reason=UNREADABLE, detail=str(error))
-    for i, outcome in zip(readable, validate_images(datas, channels)):
+    for i, outcome in zip(readable, validate_images(datas, channels, max_pixels)):
         image_file = image_files[i]
         if isinstance(outcome, ImageSkipped):
             results[i] = IngestResult(

@@ -87,9 +87,12 @@ class IngestDoFn(beam.DoFn):
 
     SKIPPED = "skipped"
 
-    def __init__(self, label_ids: dict[str, int], channels: int):
+    def __init__(
+        self, label_ids: dict[str, int], channels: int, max_pixels: int = ingest.DEFAULT_MAX_PIXELS
+    ):
         self._label_ids = label_ids
         self._channels = channels
+        self._max_pixels = max_pixels
         self._images = Metrics.counter(METRICS_NAMESPACE, IMAGES_COUNTER)
         self._converted = Metrics.counter(METRICS_NAMESPACE, CONVERTED_COUNTER)
         self._skipped = {
@@ -102,7 +105,8 @@ class IngestDoFn(beam.DoFn):
         records = []
         converted = 0
         for image_file, result in zip(
-            image_files, ingest.ingest_files(image_files, self._label_ids, self._channels)
+            image_files,
+            ingest.ingest_files(image_files, self._label_ids, self._channels, self._max_pixels),
         ):
             if result.example is None:
                 self._skipped[result.skip_reason].inc()

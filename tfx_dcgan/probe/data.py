@@ -208,7 +208,13 @@ def read_examples(
 
 
 def read_image_folder(
-    data_dir: str, image_size: int, channels: int, *, max_examples: int = 0, seed: int = 0
+    data_dir: str,
+    image_size: int,
+    channels: int,
+    *,
+    max_examples: int = 0,
+    seed: int = 0,
+    max_pixels: int = 100_000_000,
 ) -> LabelledImages:
     """Reads a folder of images (class sub-folders give labels; flat means unlabelled).
 
@@ -217,6 +223,8 @@ def read_image_folder(
       image_size, channels: model input geometry.
       max_examples: keep a seeded random subset of this many images (0 = all).
       seed: seed of that subset.
+      max_pixels: images whose header declares more pixels are skipped undecoded (counted in
+        `skipped`; `input_pipeline.oversized_files`).
 
     Returns:
       LabelledImages with class_names the sorted sub-folder names.
@@ -229,8 +237,14 @@ def read_image_folder(
         )
         paths = [paths[i] for i in chosen]
         labels_array = labels_array[chosen]
+    oversized = input_pipeline.oversized_files(paths, max_pixels)
+    for path, reason in list(oversized.items())[:10]:
+        log.warning("%s skipped: %s", path, reason)
+    if oversized:
+        keep = [i for i, path in enumerate(paths) if path not in oversized]
+        paths, labels_array = [paths[i] for i in keep], labels_array[keep]
     images, kept = decode_images(paths, image_size, channels, from_files=True)
-    skipped = len(paths) - len(kept)
+    skipped = len(paths) - len(kept) + len(oversized)
     if skipped:
         log.warning("%s: %d files did not decode and were left out", data_dir, skipped)
     log.info("read %d images in %d classes from %s", len(kept), len(class_names), data_dir)

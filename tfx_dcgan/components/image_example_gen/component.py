@@ -27,6 +27,7 @@ import os
 
 from tfx_dcgan import features
 from tfx_dcgan.components.image_example_gen import executor
+from tfx_dcgan.ingest import images as ingest
 
 import tensorflow as tf
 from tfx import types
@@ -47,6 +48,7 @@ __all__ = [
 
 CHANNELS_KEY = "channels"
 MAX_LOGGED_SKIPPED_KEY = "max_logged_skipped"
+MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
 
 # Sub-roots that become splits, in this order of preference for the evaluation split.
 TRAIN_SUBROOT = "train"
@@ -60,6 +62,7 @@ class ImageExampleGenSpec(ComponentSpec):
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         CHANNELS_KEY: ExecutionParameter(type=int),
         MAX_LOGGED_SKIPPED_KEY: ExecutionParameter(type=int),
+        MAX_IMAGE_PIXELS_KEY: ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {}
     OUTPUTS = {
@@ -148,6 +151,7 @@ class ImageExampleGen(FileBasedExampleGen):
         output_config: example_gen_pb2.Output | None = None,
         range_config: range_config_pb2.RangeConfig | None = None,
         max_logged_skipped: int = 20,
+        max_image_pixels: int = ingest.DEFAULT_MAX_PIXELS,
     ):
         """Builds the component.
 
@@ -158,10 +162,16 @@ class ImageExampleGen(FileBasedExampleGen):
           output_config: default: default_output_config.
           range_config: span selection, as for FileBasedExampleGen.
           max_logged_skipped: how many skipped files are logged and kept in the report.
+          max_image_pixels: images whose header declares more pixels are skipped undecoded
+            (reason "too_large"; decompression bombs); 0 = no cap.
 
         Raises:
-          ValueError: a bad `channels` or `max_logged_skipped`.
+          ValueError: a bad `channels`, `max_logged_skipped` or `max_image_pixels`.
         """
+        if max_image_pixels < 0:
+            raise ValueError(
+                f"ImageExampleGen: max_image_pixels must be >= 0 (0 = no cap), got {max_image_pixels}"
+            )
         if channels not in (1, 3):
             raise ValueError(f"ImageExampleGen: channels must be 1 or 3, got {channels}")
         if max_logged_skipped < 0:
@@ -180,6 +190,7 @@ class ImageExampleGen(FileBasedExampleGen):
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             channels=channels,
             max_logged_skipped=max_logged_skipped,
+            max_image_pixels=max_image_pixels,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         # FileBasedExampleGen's own __init__ builds the stock spec; ours adds the options above.

@@ -34,6 +34,12 @@ _SHUFFLE_SEED = 0
 _CHUNK_SIZE = 128
 
 
+def _max_pixels(exec_properties: dict[str, Any]) -> int:
+    """The pixel cap (exec property "max_image_pixels"; absent in pipelines compiled before it)."""
+    value = exec_properties.get("max_image_pixels")
+    return ingest.DEFAULT_MAX_PIXELS if value is None else int(value)
+
+
 def _write_manifests(
     files: dict[str, list[lister.ImageFile]], report_dir: str
 ) -> dict[str, tuple[str, int]]:
@@ -83,7 +89,11 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
         | "ListFiles" >> beam.ParDo(transforms.ManifestChunks(manifest_path, _CHUNK_SIZE))
         | "Ingest"
         >> beam.ParDo(
-            transforms.IngestDoFn(exec_properties[_LABEL_IDS_KEY], exec_properties["channels"])
+            transforms.IngestDoFn(
+                exec_properties[_LABEL_IDS_KEY],
+                exec_properties["channels"],
+                max_pixels=_max_pixels(exec_properties),
+            )
         ).with_outputs(transforms.IngestDoFn.SKIPPED, main="examples")
     )
     report_path = os.path.join(
