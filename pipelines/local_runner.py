@@ -151,13 +151,23 @@ def main(argv: list[str]) -> int:
         print(json.dumps(describe_pipeline(built), indent=2, sort_keys=True))
         return 0
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(built)
-    summary = run_info.summarize_latest_run(metadata_path, pipeline_config.pipeline_name)
-    print(
-        run_info.format_summary(
-            summary, metadata_path, pipeline_config.probe_threshold, pipeline_config.push_base
+    failure = None
+    try:
+        tfx.orchestration.LocalDagRunner().run(built)
+    except Exception as error:  # noqa: BLE001 - a component failed: report it with the summary
+        failure = error
+    try:
+        summary = run_info.summarize_latest_run(metadata_path, pipeline_config.pipeline_name)
+        print(
+            run_info.format_summary(
+                summary, metadata_path, pipeline_config.probe_threshold, pipeline_config.push_base
+            )
         )
-    )
+    except LookupError:
+        pass  # nothing ran far enough to be recorded
+    if failure is not None:
+        print(f"error: the pipeline run failed: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

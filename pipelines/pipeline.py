@@ -5,7 +5,9 @@
           │   ImportSchemaGen (curated: package:tfx_dcgan/schema/schema.pbtxt)
           │                  │
           │                  └──> ExampleValidator (anomalies against the curated schema)
-          └──> Transform (preprocessing_fn, custom_config: image size, channels)
+          │                            └──> SchemaGate (fails the run on anomalies or labels
+          │                                  outside labels.txt, unless --allow_anomalies)
+          └──> Transform (preprocessing_fn, custom_config: image size, channels; gated schema)
                   └──> Trainer (run_fn: train_lib.train, exports generator + feature extractor)
                           ├──> FeatureProbeEvaluator (D features through the exported extractor
                           │       -> L2-SVM on the raw labelled examples; FID/KID of G's samples
@@ -31,6 +33,7 @@ from tfx_dcgan.components.feature_probe_evaluator.component import FeatureProbeE
 from tfx_dcgan.components.image_example_gen import component as image_example_gen_component
 from tfx_dcgan.components.image_example_gen.component import ImageExampleGen
 from tfx_dcgan.components.import_schema_gen.component import CURATED_SCHEMA, PackagedImportSchemaGen
+from tfx_dcgan.components.schema_gate.component import SchemaGate
 from tfx_dcgan.components.tfds_example_gen.component import TfdsExampleGen
 from tfx_dcgan.components.tfrecord_example_gen.component import (
     TFRecordExampleGen,
@@ -106,7 +109,8 @@ def _make_example_gen(config: PipelineConfig, channels: int, max_pixels: int):
 
 
 def _data_components(config: PipelineConfig, channels: int, max_pixels: int) -> list[Any]:
-    """[ExampleGen, curated ImportSchemaGen, StatisticsGen, inferred SchemaGen, ExampleValidator]."""
+    """[ExampleGen, curated ImportSchemaGen, StatisticsGen, inferred SchemaGen, ExampleValidator,
+    SchemaGate]: the gate's output schema is what Transform and the Trainer read."""
     example_gen = _make_example_gen(config, channels, max_pixels)
     curated_schema = PackagedImportSchemaGen(
         schema_file=config.schema_path or CURATED_SCHEMA
@@ -120,17 +124,24 @@ def _data_components(config: PipelineConfig, channels: int, max_pixels: int) -> 
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=curated_schema.outputs["schema"]
     )
-    return [example_gen, curated_schema, statistics_gen, inferred_schema, example_validator]
+    gate = SchemaGate(
+        statistics=statistics_gen.outputs["statistics"],
+        anomalies=example_validator.outputs["anomalies"],
+        schema=curated_schema.outputs["schema"],
+        examples=example_gen.outputs["examples"],
+        allow_anomalies=config.allow_anomalies,
+    )
+    return [example_gen, curated_schema, statistics_gen, inferred_schema, example_validator, gate]
 
 
 def _training_components(
-    config: PipelineConfig, experiment: ExperimentConfig, example_gen: Any, curated_schema: Any
+    config: PipelineConfig, experiment: ExperimentConfig, example_gen: Any, gate: Any
 ) -> tuple[Any, Any]:
     """(Transform, Trainer): the one preprocessing graph, then the GAN loop on its output."""
     model = experiment.model
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
-        schema=curated_schema.outputs["schema"],
+        schema=gate.outputs["gated_schema"],
         preprocessing_fn="tfx_dcgan.components.preprocessing.preprocessing_fn",
         custom_config=preprocessing.make_custom_config(model.image_size, model.channels),
         # StatisticsGen already describes the raw data; statistics of raw pixel bytes add nothing.
@@ -140,7 +151,7 @@ def _training_components(
         run_fn="tfx_dcgan.components.trainer_module.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=curated_schema.outputs["schema"],
+        schema=gate.outputs["gated_schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=experiment.train.steps),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=0),
         custom_config={
@@ -181,8 +192,10 @@ def create_pipeline(
     data_components = _data_components(
         config, experiment.model.channels, experiment.data.max_image_pixels
     )
-    example_gen, curated_schema = data_components[0], data_components[1]
-    transform, trainer = _training_components(config, experiment, example_gen, curated_schema)
+    # Transform and the Trainer read the schema the gate passed on: they never run on data that
+    # breaks it.
+    example_gen, gated_schema = data_components[0], data_components[-1]
+    transform, trainer = _training_components(config, experiment, example_gen, gated_schema)
     probe = None
     if config.probe:
         probe = FeatureProbeEvaluator(

@@ -48,6 +48,8 @@ class RunSummary:
     # Sample quality ({"fid_500": 85.3, "kid_500": 0.07, ...}; empty when FID was off).
     sample_quality: dict[str, float] = dataclasses.field(default_factory=dict)
     evaluation_uri: str | None = None
+    # SchemaGate's verdict: the anomalies it let through (None when it has not passed the data).
+    anomalies: list[str] | None = None
 
     @property
     def tensorboard_dir(self) -> str | None:
@@ -70,9 +72,12 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def _latest_artifact(store, pipeline_context_id: int, type_name: str):
+def _latest_artifact(store, pipeline_context_id: int, type_name: str, having: str = ""):
+    """The newest artifact of `type_name` in the pipeline (with custom property `having`)."""
     artifacts = [
-        a for a in store.get_artifacts_by_context(pipeline_context_id) if a.type == type_name
+        a
+        for a in store.get_artifacts_by_context(pipeline_context_id)
+        if a.type == type_name and (not having or having in a.custom_properties)
     ]
     if not artifacts:
         return None
@@ -174,6 +179,10 @@ def _outcome(store: Any, pipeline_context_id: int) -> dict[str, Any]:
         blessed = bool(blessing.custom_properties["blessed"].int_value)
         if "reason" in blessing.custom_properties:
             blessing_reason = blessing.custom_properties["reason"].string_value
+    gated = _latest_artifact(store, pipeline_context_id, "Schema", "num_anomalies")
+    anomalies = None
+    if gated is not None:
+        anomalies = json.loads(gated.custom_properties["anomalies"].string_value or "[]")
     sample_quality = {}
     if evaluation is not None and "fid_name" in evaluation.custom_properties:
         props = evaluation.custom_properties
@@ -185,6 +194,7 @@ def _outcome(store: Any, pipeline_context_id: int) -> dict[str, Any]:
     return {
         "pushed_models": pushed_models,
         "sample_quality": sample_quality,
+        "anomalies": anomalies,
         "evaluation_uri": evaluation.uri if evaluation is not None else None,
         "probe_accuracy": probe_accuracy,
         "blessed": blessed,
@@ -209,6 +219,16 @@ def format_summary(
         f"examples:          {summary.examples_uri} (ingest_report.json, labels.txt)",
         f"model artifact:    {summary.serving_model_dir}",
     ]
+    if summary.anomalies is not None:
+        lines.append(
+            "data contract:     "
+            + (
+                f"{len(summary.anomalies)} anomalies, let through by --allow_anomalies:"
+                if summary.anomalies
+                else "no anomalies (SchemaGate)"
+            )
+        )
+        lines += [f"  {line}" for line in summary.anomalies]
     if summary.probe_accuracy is not None:
         lines.append(
             f"feature probe:     test accuracy {summary.probe_accuracy:.4f} "

@@ -20,8 +20,9 @@ PIPELINE_EDGES = {
     "StatisticsGen": ["ImageExampleGen", "ImportSchemaGen"],
     "SchemaGen": ["StatisticsGen"],
     "ExampleValidator": ["ImportSchemaGen", "StatisticsGen"],
-    "Transform": ["ImageExampleGen", "ImportSchemaGen"],
-    "Trainer": ["ImportSchemaGen", "Transform"],
+    "SchemaGate": ["ExampleValidator", "ImageExampleGen", "ImportSchemaGen", "StatisticsGen"],
+    "Transform": ["ImageExampleGen", "SchemaGate"],
+    "Trainer": ["SchemaGate", "Transform"],
     "FeatureProbeEvaluator": ["ImageExampleGen", "Trainer"],
     "VersionedPusher": ["FeatureProbeEvaluator", "Trainer"],
 }

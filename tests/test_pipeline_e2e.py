@@ -11,6 +11,7 @@ import glob
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,7 @@ import types
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tfx_dcgan import features, models, probe, train_lib
 from tfx_dcgan.components import preprocessing
-from tfx_dcgan.config import ExperimentConfig, ModelConfig, PipelineConfig
+from tfx_dcgan.config import ExperimentConfig, ModelConfig, PipelineConfig, TrainConfig
 
 import numpy as np
 import pytest
@@ -40,6 +41,7 @@ NODES = (
     "StatisticsGen",
     "SchemaGen",
     "ExampleValidator",
+    "SchemaGate",
     "Transform",
     "Trainer",
     "FeatureProbeEvaluator",
@@ -238,9 +240,19 @@ def test_mlmd_holds_artifacts_and_lineage(run):
     assert ("Schema", "PackagedImportSchemaGen") in lineage
     parents_of = {(a, c): p for a, c, p in chain}
     assert parents_of[("Model", "Trainer")] == ["Examples", "Schema", "TransformGraph"]
-    # The comparison schema and the anomalies exist too.
-    assert store.get_artifacts_by_type("ExampleAnomalies")
-    assert len(store.get_artifacts_by_type("Schema")) == 2
+    # The Trainer's schema is the one SchemaGate passed on, after the validator's anomalies.
+    assert parents_of[("Schema", "SchemaGate")] == [
+        "ExampleAnomalies",
+        "ExampleStatistics",
+        "Examples",
+        "Schema",
+    ]
+    # The curated, the inferred (for comparison) and the gated schema.
+    schemas = store.get_artifacts_by_type("Schema")
+    assert len(schemas) == 3
+    (gated,) = [a for a in schemas if "num_anomalies" in a.custom_properties]
+    assert gated.custom_properties["num_anomalies"].int_value == 0
+    assert "data contract:     no anomalies (SchemaGate)" in run.stdout
 
 
 def test_corrupt_files_are_counted_not_fatal(run):
@@ -547,6 +559,63 @@ def test_unblessed_model_is_not_pushed(run):
         assert sorted(os.listdir(os.path.join(run.push_base, name))) == versions
 
 
+def test_data_that_breaks_the_schema_stops_the_run_before_transform(tmp_path):
+    """TFRecords whose labels run past --label_names: SchemaGate fails the run, naming the
+    feature, and neither Transform nor the Trainer runs."""
+    from tfx import v1 as tfx
+
+    from pipelines import pipeline, run_info
+
+    records = tmp_path / "records"
+    records.mkdir()
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    rng = np.random.default_rng(2)
+    with tf.io.TFRecordWriter(str(records / "data.tfrecord.gz"), options) as writer:
+        for index in range(16):
+            pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+            example = tf.train.Example()
+            feature = example.features.feature
+            feature[features.IMAGE_ENCODED].bytes_list.value.append(
+                tf.io.encode_png(pixels).numpy()
+            )
+            feature[features.LABEL].int64_list.value.append(index % 5)  # 0..4, two names
+            writer.write(example.SerializeToString())
+    config = PipelineConfig(
+        pipeline_name="broken_contract",
+        pipeline_root=str(tmp_path / "root"),
+        source="tfrecord",
+        tfrecord_pattern=str(records / "*.tfrecord.gz"),
+        label_names=("cat", "dog"),
+        push_base=str(tmp_path / "serving"),
+        beam_workers=1,
+    )
+    experiment = ExperimentConfig(model=MODEL, train=TrainConfig(batch_size=8, steps=2))
+    metadata_path = str(tmp_path / "metadata.db")
+    with pytest.raises(Exception) as failure:
+        tfx.orchestration.LocalDagRunner().run(
+            pipeline.create_pipeline(
+                config,
+                experiment,
+                tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
+            )
+        )
+    message = str(failure.value)
+    assert "the data breaks the schema" in message
+    assert "feature 'label': values 0..4, but the label vocabulary (labels.txt) has 2 names" in (
+        message
+    )
+    assert "--allow_anomalies" in message
+    states = {
+        node: c.state
+        for node, c in run_info.summarize_latest_run(
+            metadata_path, "broken_contract"
+        ).components.items()
+    }
+    assert states["SchemaGate"] == "FAILED"
+    assert "Transform" not in states and "Trainer" not in states
+    assert states["ExampleValidator"] == "COMPLETE"
+
+
 def test_compiles_for_kubeflow_v2(tmp_path):
     from tfx import v1 as tfx
 
@@ -672,3 +741,118 @@ def test_create_pipeline_rejects_a_source_without_its_input(tmp_path):
             ),
             ExperimentConfig(),
         )
+
+
+# ------------------------------------------------------------------------------------------------
+# Last in this module: it trains the shared run's model further and pushes a new version.
+
+
+def _durable_log(run) -> str:
+    (log_path,) = glob.glob(
+        os.path.join(run.pipeline_root, "TrainerCheckpoints", "*", "train_log.jsonl")
+    )
+    return log_path
+
+
+def _durable_steps(run) -> list[int]:
+    with open(_durable_log(run)) as handle:
+        return [json.loads(line)["step"] for line in handle if line.strip()]
+
+
+def _start_runner(run, log_path: str, *extra: str) -> subprocess.Popen:
+    """The main job's command in a fresh process, its output to `log_path` (TFX writes
+    thousands of lines: an unread pipe would fill and stall the run)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipelines.local_runner", *_argv(run, *extra)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def _read(path: str) -> str:
+    with open(path) as handle:
+        return handle.read()
+
+
+def _wait_for_durable_step(run, step: int, process: subprocess.Popen) -> int:
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        steps = _durable_steps(run)
+        if steps and steps[-1] >= step:
+            return steps[-1]
+        assert process.poll() is None, f"the runner exited early; see {process.args}"
+        time.sleep(0.02)
+    raise AssertionError(f"the Trainer did not reach step {step}")
+
+
+def test_an_interrupted_pipeline_reruns_from_the_trainers_checkpoints(run, tmp_path):
+    """The main job asked for more steps, stopped in training twice (SIGTERM, as Kubernetes
+    sends, then SIGKILL), then the same command again: the upstream nodes come from the cache,
+    the Trainer resumes from its durable checkpoints, and no LIVE artifact is partial."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipelines import run_info
+
+    steps = "--steps=400"
+    # 1. SIGTERM during training: the Trainer saves a checkpoint at that step and fails cleanly.
+    log_path = str(tmp_path / "sigterm.log")
+    process = _start_runner(run, log_path, steps)
+    _wait_for_durable_step(run, STEPS + 4, process)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=300)
+    output = _read(log_path)
+    assert process.returncode == 1, output[-3000:]
+    assert f"ckpt-{STEPS} at step {STEPS}" in output
+    stopped = int(output.split("training stopped by a signal at step ")[1].split(" ")[0])
+    assert stopped == _durable_steps(run)[-1]
+    checkpoints = os.path.join(os.path.dirname(_durable_log(run)), "checkpoints")
+    assert f"ckpt-{stopped}.index" in os.listdir(checkpoints)
+    assert "error: the pipeline run failed" in output
+    # 2. SIGKILL during training: no chance to save.
+    log_path = str(tmp_path / "sigkill.log")
+    process = _start_runner(run, log_path, steps)
+    killed_at = _wait_for_durable_step(run, stopped + 6, process)
+    process.kill()
+    process.wait(timeout=60)
+    assert f"ckpt-{stopped} at step {stopped}" in _read(log_path)
+    # 3. The same command again.
+    completed = run_python(["-m", "pipelines.local_runner", *_argv(run, steps)], timeout=900)
+    assert completed.returncode == 0, completed.stderr[-5000:] + completed.stdout[-2000:]
+    summary = run_info.summarize_latest_run(run.metadata_path, PIPELINE_NAME)
+    states = {node: c.state for node, c in summary.components.items()}
+    upstream = set(NODES) - {"Trainer", "FeatureProbeEvaluator", "VersionedPusher"}
+    assert states == {
+        **{node: "CACHED" for node in upstream},
+        "Trainer": "COMPLETE",
+        "FeatureProbeEvaluator": "COMPLETE",
+        "VersionedPusher": "COMPLETE",
+    }
+    output = completed.stdout + completed.stderr
+    resumed = int(output.split("resumed from ")[1].split(" at step ")[1].split()[0])
+    assert killed_at - 2 <= resumed <= killed_at  # at most one checkpoint interval lost
+    assert _durable_steps(run)[-1] == 400
+    with open(os.path.join(summary.serving_model_dir, "model_config.json")) as handle:
+        assert json.load(handle)["step"] == 400
+    # MLMD: the SIGTERM'd Trainer is FAILED; the SIGKILL'd one, which could record nothing, stays
+    # RUNNING (LocalDagRunner has no reaper); its output artifact never became LIVE.
+    store = _store(run)
+    trainer_node = store.get_context_by_type_and_name("node", f"{PIPELINE_NAME}.Trainer")
+    trainer_states = sorted(
+        metadata_store_pb2.Execution.State.Name(e.last_known_state)
+        for e in store.get_executions_by_context(trainer_node.id)
+    )
+    assert trainer_states.count("FAILED") == 1 and trainer_states.count("RUNNING") == 1, (
+        trainer_states
+    )
+    for artifact in store.get_artifacts():
+        if artifact.state == metadata_store_pb2.Artifact.LIVE:
+            assert os.path.exists(artifact.uri), artifact
+            if artifact.type == "Model":
+                assert os.path.exists(
+                    os.path.join(artifact.uri, "Format-Serving", "generator", "saved_model.pb")
+                )

@@ -257,6 +257,8 @@ class PipelineConfig:
       beam_workers: DirectRunner worker processes: 0 = one per core, 1 = in-process.
       beam_args: extra Beam options; one that sets --runner replaces the DirectRunner defaults.
       enable_cache: reuse outputs of component executions whose inputs did not change.
+      allow_anomalies: let the run go on to Transform and training when the data breaks the
+        schema (ExampleValidator's anomalies, labels outside labels.txt); off: SchemaGate stops it.
       probe: run the FeatureProbeEvaluator and push only models it blesses.
       probe_threshold: bless when the probe's test accuracy is >= this, in [0, 1].
       probe_max_train_examples, probe_max_test_examples: seeded subsets for the probe (0 = all).
@@ -291,6 +293,7 @@ class PipelineConfig:
     beam_workers: int = 0
     beam_args: tuple[str, ...] = ()
     enable_cache: bool = True
+    allow_anomalies: bool = False
     probe: bool = True
     probe_threshold: float = 0.2
     probe_max_train_examples: int = 0

@@ -180,6 +180,7 @@ def pipeline_config_from_flags(
         beam_workers=FLAGS.beam_workers,
         beam_args=tuple(FLAGS.beam_arg),
         enable_cache=FLAGS.enable_cache,
+        allow_anomalies=FLAGS.allow_anomalies,
         probe=FLAGS.probe,
         probe_threshold=FLAGS.probe_threshold,
         probe_max_train_examples=FLAGS.probe_max_train_examples,

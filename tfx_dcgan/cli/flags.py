@@ -320,6 +320,13 @@ flags.DEFINE_bool(
     "enable_cache", _PIPELINE.enable_cache, "Reuse outputs of unchanged component executions."
 )
 flags.DEFINE_bool(
+    "allow_anomalies",
+    _PIPELINE.allow_anomalies,
+    "Go on to Transform and training when the data breaks the schema (ExampleValidator's "
+    "anomalies, labels outside labels.txt); by default SchemaGate stops the run there and prints "
+    "every anomaly.",
+)
+flags.DEFINE_bool(
     "probe",
     _PIPELINE.probe,
     "Run the FeatureProbeEvaluator (D's features -> linear L2-SVM, the paper's CIFAR-10 protocol) "
