@@ -38,6 +38,7 @@ EXECUTORS = {
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
     "SchemaGen": "tfx.components.schema_gen.executor.Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",
+    "SchemaGate": "tfx_dcgan.components.schema_gate.executor.Executor",
 }
 # The local runner's Beam defaults (DirectRunner, one worker process per core), then the image.
 BEAM_ARGS = [

@@ -51,6 +51,14 @@ SHARED_ARGV = [
     "--seed=5",
     "--shuffle_seed=6",
     "--parallel_reads=3",
+    "--max_image_pixels=5000000",
+    "--fid_count=64",
+    "--fid_ceiling=80",
+    "--fid_baselines",
+    "--fid_batch_size=8",
+    "--fid_cache_dir=/srv/fid_cache",
+    "--inception_weights=/srv/fid_weights.npz",
+    "--allow_anomalies",
     "--log_every=3",
     "--sample_every=4",
     "--checkpoint_every=5",
@@ -60,7 +68,7 @@ SHARED_ARGV = [
 ]
 
 EXPECTED_EXPERIMENT = {
-    "data": {"data_dir": "", "shuffle_seed": 6, "parallel_reads": 3},
+    "data": {"data_dir": "", "shuffle_seed": 6, "parallel_reads": 3, "max_image_pixels": 5000000},
     "model": {
         "image_size": 16,
         "channels": 1,
@@ -86,6 +94,15 @@ EXPECTED_EXPERIMENT = {
         "sample_grid": 16,
         "deterministic": True,
     },
+}
+EXPECTED_QUALITY = {
+    "fid": 1,
+    "fid_count": 64,
+    "fid_ceiling": 80.0,
+    "fid_baselines": 1,
+    "fid_batch_size": 8,
+    "fid_cache_dir": "/srv/fid_cache",
+    "inception_weights": "/srv/fid_weights.npz",
 }
 EXPECTED_BEAM_ARGS = [
     "--direct_running_mode=in_memory",
@@ -170,6 +187,8 @@ def test_local_runner_passes_every_option(local):
     probe = components["FeatureProbeEvaluator"]["exec_properties"]
     assert probe["accuracy_threshold"] == 0.37
     assert (probe["max_train_examples"], probe["max_test_examples"], probe["seed"]) == (100, 50, 5)
+    assert {key: probe[key] for key in EXPECTED_QUALITY} == EXPECTED_QUALITY
+    assert components["SchemaGate"]["exec_properties"]["allow_anomalies"] == 1
     trainer = components["Trainer"]["exec_properties"]
     custom_config = json.loads(trainer["custom_config"])
     assert custom_config["experiment"] == EXPECTED_EXPERIMENT
@@ -180,6 +199,7 @@ def test_local_runner_passes_every_option(local):
     }
     ingest = components["ImageExampleGen"]["exec_properties"]
     assert (ingest["channels"], ingest["max_logged_skipped"]) == (1, 7)
+    assert ingest["max_image_pixels"] == 5000000
     assert json.loads(ingest["input_config"])["splits"] == EXPECTED_SPLITS
     pusher = components["VersionedPusher"]["exec_properties"]
     assert (pusher["push_unblessed"], pusher["push_base"]) == (1, "/srv/models")
@@ -192,6 +212,9 @@ def test_kubeflow_spec_carries_every_option(kubeflow):
     probe = _kfp_parameters(kubeflow, "FeatureProbeEvaluator")
     assert probe["accuracy_threshold"] == 0.37
     assert (probe["max_train_examples"], probe["max_test_examples"], probe["seed"]) == (100, 50, 5)
+    quality = {key: probe[key] for key in EXPECTED_QUALITY}
+    assert {**quality, "fid_ceiling": float(quality["fid_ceiling"])} == EXPECTED_QUALITY
+    assert _kfp_parameters(kubeflow, "SchemaGate")["allow_anomalies"] == 1
     trainer = _kfp_parameters(kubeflow, "Trainer")
     custom_config = json.loads(trainer["custom_config"])
     assert custom_config["experiment"] == EXPECTED_EXPERIMENT
@@ -203,6 +226,7 @@ def test_kubeflow_spec_carries_every_option(kubeflow):
     }
     ingest = _kfp_parameters(kubeflow, "ImageExampleGen")
     assert (ingest["channels"], ingest["max_logged_skipped"]) == (1, 7)
+    assert ingest["max_image_pixels"] == 5000000
     assert json.loads(ingest["input_config"])["splits"] == EXPECTED_SPLITS
     pusher = _kfp_parameters(kubeflow, "VersionedPusher")
     assert (pusher["push_unblessed"], pusher["push_base"]) == (1, "/srv/models")

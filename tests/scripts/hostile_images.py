@@ -16,7 +16,6 @@ import io
 import json
 import os
 import random
-import resource
 import struct
 import sys
 import zlib
@@ -126,8 +125,20 @@ def write_folder(folder: str) -> None:
             handle.write(data)
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def _status_mb(field: str) -> float:
+    """VmRSS or VmHWM (the peak) of this process from /proc, in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak() -> float:
+    """Resets the peak (VmHWM) to the current resident size (Linux: clear_refs 5); returns it."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    return _status_mb("VmRSS")
 
 
 def main() -> None:
@@ -165,19 +176,22 @@ def main() -> None:
             bombs[name] = handle.read()
         os.remove(path)
     run_readers()
-    before = _peak_rss_mb()
     for name, data in bombs.items():
         with open(os.path.join(folder, "class_a", name), "wb") as handle:
             handle.write(data)
+    # Peak growth over the resident size at the start of each measurement (the peak is reset,
+    # so nothing earlier in the process can hide a growth).
+    before = _reset_peak()
     result = run_readers()
-    result.update(peak_rss_before_mb=before, peak_rss_after_mb=_peak_rss_mb(), odd=ODD, bad=BAD)
+    result.update(rss_before_mb=before, peak_rss_after_mb=_status_mb("VmHWM"), odd=ODD, bad=BAD)
     # The negative control: without the cap the PNG bomb reaches TensorFlow's decoder, which
     # allocates its 1.2 GB output.
+    result["rss_before_uncapped_mb"] = _reset_peak()
     try:
         ingest.validate_image(bombs["bomb.png"], 3, max_pixels=0)
     except ingest.ImageSkipped as skipped:
         result["uncapped_reason"] = skipped.reason
-    result["peak_rss_uncapped_mb"] = _peak_rss_mb()
+    result["peak_rss_uncapped_mb"] = _status_mb("VmHWM")
     result["bombs"] = BOMBS
     print(json.dumps(result))
 

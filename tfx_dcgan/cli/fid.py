@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
@@ -132,7 +131,13 @@ def _check_flags() -> None:
         raise app.UsageError(
             "give exactly one of --fake_dir, --workdir, --generator_dir and --server"
         )
-    if FLAGS.save_samples and os.path.isdir(FLAGS.save_samples) and os.listdir(FLAGS.save_samples):
+    from tfx_dcgan import fileio
+
+    if (
+        FLAGS.save_samples
+        and fileio.isdir(FLAGS.save_samples)
+        and fileio.listdir(FLAGS.save_samples)
+    ):
         raise app.UsageError(
             f"--save_samples={FLAGS.save_samples!r} is not empty: give a new folder (samples of "
             "two runs would mix)"
