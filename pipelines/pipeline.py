@@ -143,7 +143,9 @@ def _training_components(
         examples=example_gen.outputs["examples"],
         schema=gate.outputs["gated_schema"],
         preprocessing_fn="tfx_dcgan.components.preprocessing.preprocessing_fn",
-        custom_config=preprocessing.make_custom_config(model.image_size, model.channels),
+        custom_config=preprocessing.make_custom_config(
+            model.image_size, model.channels, experiment.data.max_image_pixels
+        ),
         # StatisticsGen already describes the raw data; statistics of raw pixel bytes add nothing.
         disable_statistics=True,
     )

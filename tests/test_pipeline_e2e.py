@@ -399,6 +399,10 @@ def test_the_pushed_extractor_holds_the_transform_graph_and_frozen_real_statisti
     loaded = tf.saved_model.load(destination)
     # The Transform layer is saved with the model; the fallback preprocessing saves nothing.
     assert hasattr(loaded, "preprocess") and hasattr(loaded.preprocess, "transform_layer")
+    # The Transform graph decodes through image_ops, whose pixel cap refuses a bomb undecoded.
+    header = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (20_000).to_bytes(4, "big") * 2
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_image_pixels"):
+        loaded.signatures["serving_default"](image_bytes=tf.constant([header + b"\x08\x02"]))
 
 
 def _evaluation(run) -> dict:

@@ -196,6 +196,7 @@ def test_local_runner_passes_every_option(local):
     assert json.loads(components["Transform"]["exec_properties"]["custom_config"]) == {
         "image_size": 16,
         "channels": 1,
+        "max_image_pixels": 5000000,
     }
     ingest = components["ImageExampleGen"]["exec_properties"]
     assert (ingest["channels"], ingest["max_logged_skipped"]) == (1, 7)
@@ -223,6 +224,7 @@ def test_kubeflow_spec_carries_every_option(kubeflow):
     assert json.loads(_kfp_parameters(kubeflow, "Transform")["custom_config"]) == {
         "image_size": 16,
         "channels": 1,
+        "max_image_pixels": 5000000,
     }
     ingest = _kfp_parameters(kubeflow, "ImageExampleGen")
     assert (ingest["channels"], ingest["max_logged_skipped"]) == (1, 7)

@@ -450,6 +450,46 @@ def test_features_cli_function(served, tmp_path, capsys):
     assert features.shape == (2, models.feature_size(CFG)) and np.all((scores > 0) & (scores < 1))
 
 
+def _hostile_images():
+    """tests/scripts/hostile_images.py as a module (its bomb makers)."""
+    import importlib.util
+
+    path = os.path.join(REPO, "tests", "scripts", "hostile_images.py")
+    spec = importlib.util.spec_from_file_location("hostile_images", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _reset_peak_mb() -> float:
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    return _status_mb("VmRSS")
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024.0
+
+
+def test_decompression_bombs_are_refused_inside_the_exported_graph(served):
+    """The feature extractor's own graph checks each image's header before decoding, so the
+    official TF Serving is protected too: INVALID_ARGUMENT naming the limit, memory flat."""
+    hostile = _hostile_images()
+    bombs = [hostile.png_bomb(), hostile.jpeg_bomb(), hostile.gif_bomb(), hostile.bmp_bomb()]
+    before = _reset_peak_mb()
+    for bomb in bombs:
+        with pytest.raises(grpc.RpcError) as raised:
+            served["client"].features([_encode(np.zeros((8, 8, 3), np.uint8)), bomb])
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "declares more than 100000000 pixels (max_image_pixels)" in raised.value.details()
+    # The local server runs in this process: its peak memory grew by less than 100 MB.
+    assert _status_mb("VmHWM") - before < 100
+    features, _ = served["client"].features([_encode(np.zeros((300, 200, 3), np.uint8))])
+    assert features.shape == (1, models.feature_size(CFG))
+
+
 def test_fid_cli_scores_the_served_generator(served, tmp_path):
     """`tfx-dcgan fid --server`: the images scored are the served model's `generate` output."""
     rng = np.random.default_rng(3)

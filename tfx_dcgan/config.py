@@ -38,6 +38,11 @@ SOURCES = ("images", "tfds", "tfrecord")
 LAYOUTS = ("auto", "split_subroots", "single")
 
 
+# The pixel cap of every image reader and of the exported feature extractor's graph: a 6000 x 4000
+# (24 MP) photo passes with room to spare; a 20,000 x 20,000 PNG (1.2 GB decoded) does not.
+DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
+
+
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and what was expected."""
 
@@ -66,7 +71,7 @@ class DataConfig:
     data_dir: str = ""
     shuffle_seed: int = 0
     parallel_reads: int = 0
-    max_image_pixels: int = 100_000_000
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
     def validate(self) -> None:
         if self.parallel_reads < 0:

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 
 from tfx_dcgan import fileio, image_ops
+from tfx_dcgan.config import DEFAULT_MAX_IMAGE_PIXELS
 from tfx_dcgan.ingest import lister
 
 import tensorflow as tf
@@ -124,7 +125,7 @@ def oversized_files(paths: list[str], max_pixels: int) -> dict[str, str]:
 
 
 def scan_image_files(
-    paths: list[str], channels: int, max_pixels: int = 100_000_000
+    paths: list[str], channels: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 ) -> tuple[list[bool], list[str]]:
     """Decodes every file once, in parallel, with the model's decoder to find the unusable ones.
 
@@ -143,7 +144,7 @@ def scan_image_files(
     checked = [path for path in paths if path not in oversized]
 
     def check(index: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
-        image = image_ops.decode_image(tf.io.read_file(path), channels)
+        image = image_ops.decode_image(tf.io.read_file(path), channels, max_pixels)
         with tf.control_dependencies([tf.debugging.assert_positive(tf.size(image))]):
             return tf.identity(index)
 
@@ -179,7 +180,7 @@ def scan_image_files(
 
 
 def load_image_folder(
-    data_dir: str, channels: int, max_reported: int = 10, max_pixels: int = 100_000_000
+    data_dir: str, channels: int, max_reported: int = 10, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 ) -> ImageFolder:
     """Lists and checks an image folder; logs the skipped files (the first `max_reported`).
 
@@ -252,6 +253,7 @@ def make_image_dataset(
     seed: int = 0,
     parallel_reads: int = 0,
     converted: dict[str, bytes] | None = None,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
 ) -> tf.data.Dataset:
     """An infinite dataset of shuffled, preprocessed batches, positioned at `start_step`.
 
@@ -264,6 +266,7 @@ def make_image_dataset(
       seed: seed of the per-epoch order.
       parallel_reads: decode parallelism (0 = AUTOTUNE).
       converted: path -> encoded bytes to use instead of the file (`ImageFolder.converted`).
+      max_pixels: the decoder's pixel cap (the one `load_image_folder` checked the files with).
 
     Returns:
       Dataset of float32 [global_batch_size, image_size, image_size, channels] in [-1, 1].
@@ -285,7 +288,7 @@ def make_image_dataset(
     read = _make_reader(all_paths, paths, converted or {})
 
     def load(index: tf.Tensor) -> tf.Tensor:
-        return image_ops.preprocess_encoded_image(read(index), image_size, channels)
+        return image_ops.preprocess_encoded_image(read(index), image_size, channels, max_pixels)
 
     dataset = (
         tf.data.Dataset.range(start_epoch, 2**62)

@@ -128,6 +128,7 @@ def default_dataset_factory(config: ExperimentConfig) -> tuple[DatasetFactory, i
             seed=config.data.shuffle_seed,
             parallel_reads=config.data.parallel_reads,
             converted=folder.converted,
+            max_pixels=config.data.max_image_pixels,
         )
 
     return factory, len(folder.skipped)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfx_dcgan import features, image_ops
+from tfx_dcgan.config import DEFAULT_MAX_IMAGE_PIXELS
 
 import tensorflow as tf
 
@@ -38,11 +39,20 @@ __all__ = [
 
 IMAGE_SIZE_KEY = "image_size"
 CHANNELS_KEY = "channels"
+MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
 
 
-def make_custom_config(image_size: int, channels: int) -> dict[str, int]:
-    """Transform's custom_config for an image geometry (ModelConfig.image_size / .channels)."""
-    return {IMAGE_SIZE_KEY: int(image_size), CHANNELS_KEY: int(channels)}
+def make_custom_config(
+    image_size: int, channels: int, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> dict[str, int]:
+    """Transform's custom_config: the image geometry (ModelConfig.image_size / .channels) and the
+    pixel cap the graph checks before decoding (DataConfig.max_image_pixels; it travels into the
+    exported feature extractor with the Transform graph)."""
+    return {
+        IMAGE_SIZE_KEY: int(image_size),
+        CHANNELS_KEY: int(channels),
+        MAX_IMAGE_PIXELS_KEY: int(max_image_pixels),
+    }
 
 
 def _geometry(custom_config: dict[str, Any] | None) -> tuple[int, int]:
@@ -113,10 +123,13 @@ def preprocessing_fn(
       the label is an input (serving feeds only the image bytes).
     """
     size, channels = _geometry(custom_config)
+    max_pixels = int((custom_config or {}).get(MAX_IMAGE_PIXELS_KEY, DEFAULT_MAX_IMAGE_PIXELS))
     encoded = tf.reshape(inputs[features.IMAGE_ENCODED], [-1])
     # tf.io.decode_* take one image at a time (a batch of images has ragged sizes).
     images = tf.map_fn(
-        lambda one: image_ops.center_crop_and_resize(image_ops.decode_image(one, channels), size),
+        lambda one: image_ops.center_crop_and_resize(
+            image_ops.decode_image(one, channels, max_pixels), size
+        ),
         encoded,
         fn_output_signature=tf.TensorSpec([size, size, channels], tf.uint8),
     )

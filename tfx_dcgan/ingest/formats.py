@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 
+from tfx_dcgan.config import DEFAULT_MAX_IMAGE_PIXELS
+
 from PIL import Image
 
 __all__ = [
@@ -24,9 +26,7 @@ __all__ = [
     "pillow_to_png",
 ]
 
-# 100 megapixels: a 6000 x 4000 (24 MP) photo passes with room to spare; a 20,000 x 20,000 PNG
-# (1.2 GB decoded) does not.
-DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_MAX_PIXELS = DEFAULT_MAX_IMAGE_PIXELS
 
 _MODE_CHANNELS = {
     "1": 1,

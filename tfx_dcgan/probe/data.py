@@ -85,6 +85,7 @@ def decode_images(
     *,
     from_files: bool = False,
     batch_size: int = 256,
+    max_pixels: int = config_lib.DEFAULT_MAX_IMAGE_PIXELS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decodes and resizes images in parallel; undecodable ones are dropped, not fatal.
 
@@ -105,7 +106,7 @@ def decode_images(
 
     def load(index: tf.Tensor, value: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         data = tf.io.read_file(value) if from_files else value
-        image = image_ops.preprocess_encoded_image(data, image_size, channels)
+        image = image_ops.preprocess_encoded_image(data, image_size, channels, max_pixels)
         return index, image_ops.from_model_range(image)
 
     dataset = (
@@ -214,7 +215,7 @@ def read_image_folder(
     *,
     max_examples: int = 0,
     seed: int = 0,
-    max_pixels: int = 100_000_000,
+    max_pixels: int = config_lib.DEFAULT_MAX_IMAGE_PIXELS,
 ) -> LabelledImages:
     """Reads a folder of images (class sub-folders give labels; flat means unlabelled).
 
@@ -243,7 +244,9 @@ def read_image_folder(
     if oversized:
         keep = [i for i, path in enumerate(paths) if path not in oversized]
         paths, labels_array = [paths[i] for i in keep], labels_array[keep]
-    images, kept = decode_images(paths, image_size, channels, from_files=True)
+    images, kept = decode_images(
+        paths, image_size, channels, from_files=True, max_pixels=max_pixels
+    )
     skipped = len(paths) - len(kept) + len(oversized)
     if skipped:
         log.warning("%s: %d files did not decode and were left out", data_dir, skipped)
