@@ -158,3 +158,43 @@ def test_the_low_rank_fid_equals_the_moment_fid_when_samples_are_fewer_than_feat
         ),
         rel=1e-12,
     )
+
+
+def test_the_real_split_key_and_subset_do_not_depend_on_record_order(tmp_path):
+    """A fresh ingest of the same images writes them in another order or sharding: the cache key
+    and the seeded subset stay the same, so the cached real features are reused."""
+    from tfx_dcgan import features
+    from tfx_dcgan.config import ModelConfig
+    from tfx_dcgan.metrics import sample_quality
+
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    records = []
+    for _ in range(12):
+        example = tf.train.Example()
+        pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        example.features.feature[features.IMAGE_ENCODED].bytes_list.value.append(
+            tf.io.encode_png(pixels).numpy()
+        )
+        records.append(example.SerializeToString())
+    layouts = {"one_file": [records], "shuffled_two_files": [records[7:][::-1], records[:7]]}
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    for name, shards in layouts.items():
+        (tmp_path / name).mkdir()
+        for index, shard in enumerate(shards):
+            with tf.io.TFRecordWriter(str(tmp_path / name / f"part-{index}.gz"), options) as out:
+                for record in shard:
+                    out.write(record)
+    model = ModelConfig(image_size=16)
+    keys = {name: sample_quality.split_order(str(tmp_path / name))[0] for name in layouts}
+    assert keys["one_file"] == keys["shuffled_two_files"]
+    subsets = {
+        name: sample_quality.split_real_images(str(tmp_path / name), model, 5, seed=3)[0]
+        for name in layouts
+    }
+    assert subsets["one_file"].shape == (5, 16, 16, 3)
+    np.testing.assert_array_equal(subsets["one_file"], subsets["shuffled_two_files"])
+    # Another seed draws another subset (the test could fail).
+    other = sample_quality.split_real_images(str(tmp_path / "one_file"), model, 5, seed=4)[0]
+    assert not np.array_equal(other, subsets["one_file"])

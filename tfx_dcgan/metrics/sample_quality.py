@@ -3,9 +3,9 @@
 * `generator_features`: images from the exported generator SavedModel (its `generate` signature,
   the one the Pusher publishes), quantised to uint8, through the reference network.
 * `real_split_features`: a split of the image ingest's examples, decoded at the model's geometry,
-  through the reference network, cached on disk by content (`cached_features`): the same split,
-  count, seed, geometry and network give the same file, so a second pipeline run on the same data
-  pays only for the generated side.
+  through the reference network, cached on disk by content (`cached_features`): the same
+  examples (in any order or sharding, `split_order`), count, seed, geometry and network give the
+  same file, so a second pipeline run on the same data pays only for the generated side.
 * `random_init_generator_features`: the floor nobody should be near, a generator of the same
   architecture as initialised (the paper's N(0, 0.02) weights), at the same count.
 * `evaluate_generator`: all of it, with the count in every name (`fid_500`): FID is biased by
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfx_dcgan import fileio, models
+from tfx_dcgan import features, fileio, models
 from tfx_dcgan.config import ModelConfig
 from tfx_dcgan.metrics import inception, inception_weights, scoring
 
@@ -40,6 +40,7 @@ __all__ = [
     "weights_fingerprint",
     "cached_features",
     "count_examples",
+    "split_order",
     "split_real_images",
     "real_split_features",
     "generator_features",
@@ -174,19 +175,55 @@ def count_examples(split_uri: str) -> int:
     return total
 
 
+def _split_records(split_uri: str) -> Iterator[bytes]:
+    """The serialized records of a split folder, file by file, in file order."""
+    from tfx_dcgan.probe import data as probe_data
+
+    for path in probe_data.split_files(split_uri):
+        compression = "GZIP" if path.endswith(".gz") else ""
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            yield record.numpy()
+
+
+def split_order(split_uri: str) -> tuple[str, list[int]]:
+    """(fingerprint, order) of a split, independent of how its records were laid out.
+
+    The fingerprint is the sha256 of the sorted per-record sha256 digests: the same examples
+    written in another order or sharding (a fresh ingest of the same images) give the same one.
+    `order` lists the records' indices (in file order) sorted by digest, the order subsets are
+    drawn in, so they do not depend on the layout either.
+    """
+    digests = [hashlib.sha256(record).digest() for record in _split_records(split_uri)]
+    order = sorted(range(len(digests)), key=digests.__getitem__)
+    return hashlib.sha256(b"".join(digests[i] for i in order)).hexdigest(), order
+
+
 def split_real_images(
     split_uri: str, model_config: ModelConfig, count: int, seed: int
 ) -> tuple[np.ndarray, int]:
-    """(uint8 [min(count, N), S, S, C] images of an ingest split, undecodable skipped).
+    """(uint8 [min(count, N), S, S, C] images of an ingest split, the number not decodable).
 
-    Decoded at the model's geometry (centre crop, resize), the images the model learnt to make.
+    A seeded subset of `count` records drawn in `split_order` (the whole split when it holds no
+    more), decoded at the model's geometry (centre crop, resize): the images the model learnt to
+    make.
     """
-    from tfx_dcgan.probe import data as probe_data  # light here, but keeps the walls clear
+    from tfx_dcgan.probe import data as probe_data
 
-    images = probe_data.read_examples(
-        split_uri, model_config.image_size, model_config.channels, max_examples=count, seed=seed
-    )
-    return images.images, images.skipped
+    _, order = split_order(split_uri)
+    chosen = order
+    if count < len(order):
+        picks = np.random.default_rng(seed).choice(len(order), count, replace=False)
+        chosen = [order[i] for i in sorted(picks)]
+    wanted = set(chosen)
+    encoded_by_index = {}
+    for index, record in enumerate(_split_records(split_uri)):
+        if index in wanted:
+            example = tf.train.Example.FromString(record)
+            values = example.features.feature[features.IMAGE_ENCODED].bytes_list.value
+            encoded_by_index[index] = values[0] if values else b""
+    encoded = [encoded_by_index[i] for i in chosen]
+    images, kept = probe_data.decode_images(encoded, model_config.image_size, model_config.channels)
+    return images, len(encoded) - len(kept)
 
 
 def _rgb(images: np.ndarray) -> np.ndarray:
@@ -202,12 +239,9 @@ def real_split_features(
     settings: QualitySettings,
 ) -> tuple[np.ndarray, bool]:
     """(float32 [n, 2048] features of up to `count` images of the split, cache hit)."""
-    from tfx_dcgan.probe import data as probe_data
-
-    files = probe_data.split_files(split_uri)
     key = {
         "kind": "examples_split",
-        "files": fingerprint_files(files),
+        "records": split_order(split_uri)[0],
         "image_size": model_config.image_size,
         "channels": model_config.channels,
         "count": int(count),
