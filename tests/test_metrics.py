@@ -170,15 +170,28 @@ def test_the_real_split_key_and_subset_do_not_depend_on_record_order(tmp_path):
     import tensorflow as tf
 
     rng = np.random.default_rng(7)
-    records = []
-    for _ in range(12):
+
+    def serialized(encoded: bytes, label: int, label_first: bool) -> bytes:
+        # A feature map's byte order is not fixed (it varies between processes); here it follows
+        # insertion order, so the two layouts below also differ in every record's bytes.
         example = tf.train.Example()
-        pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
-        example.features.feature[features.IMAGE_ENCODED].bytes_list.value.append(
-            tf.io.encode_png(pixels).numpy()
-        )
-        records.append(example.SerializeToString())
-    layouts = {"one_file": [records], "shuffled_two_files": [records[7:][::-1], records[:7]]}
+        feature = example.features.feature
+        for name in ((features.LABEL, features.IMAGE_ENCODED) if label_first else
+                     (features.IMAGE_ENCODED, features.LABEL)):  # fmt: skip
+            if name == features.LABEL:
+                feature[name].int64_list.value.append(label)
+            else:
+                feature[name].bytes_list.value.append(encoded)
+        return example.SerializeToString()
+
+    images = [
+        tf.io.encode_png(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).numpy()
+        for _ in range(12)
+    ]
+    records = [serialized(image, i % 3, False) for i, image in enumerate(images)]
+    reordered = [serialized(image, i % 3, True) for i, image in enumerate(images)]
+    assert records[0] != reordered[0]
+    layouts = {"one_file": [records], "shuffled_two_files": [reordered[7:][::-1], reordered[:7]]}
     options = tf.io.TFRecordOptions(compression_type="GZIP")
     for name, shards in layouts.items():
         (tmp_path / name).mkdir()

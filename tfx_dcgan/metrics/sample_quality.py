@@ -188,12 +188,18 @@ def _split_records(split_uri: str) -> Iterator[bytes]:
 def split_order(split_uri: str) -> tuple[str, list[int]]:
     """(fingerprint, order) of a split, independent of how its records were laid out.
 
-    The fingerprint is the sha256 of the sorted per-record sha256 digests: the same examples
-    written in another order or sharding (a fresh ingest of the same images) give the same one.
-    `order` lists the records' indices (in file order) sorted by digest, the order subsets are
-    drawn in, so they do not depend on the layout either.
+    Each record is digested in its canonical form (the tf.Example re-serialized with sorted map
+    keys: a feature map's byte order varies between processes), and the fingerprint is the sha256
+    of the sorted digests: the same examples written in another order or sharding (a fresh ingest
+    of the same images) give the same one. `order` lists the records' indices (in file order)
+    sorted by digest, the order subsets are drawn in, so they do not depend on the layout either.
     """
-    digests = [hashlib.sha256(record).digest() for record in _split_records(split_uri)]
+    digests = [
+        hashlib.sha256(
+            tf.train.Example.FromString(record).SerializeToString(deterministic=True)
+        ).digest()
+        for record in _split_records(split_uri)
+    ]
     order = sorted(range(len(digests)), key=digests.__getitem__)
     return hashlib.sha256(b"".join(digests[i] for i in order)).hexdigest(), order
 
