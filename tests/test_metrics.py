@@ -172,17 +172,18 @@ def test_the_real_split_key_and_subset_do_not_depend_on_record_order(tmp_path):
     rng = np.random.default_rng(7)
 
     def serialized(encoded: bytes, label: int, label_first: bool) -> bytes:
-        # A feature map's byte order is not fixed (it varies between processes); here it follows
-        # insertion order, so the two layouts below also differ in every record's bytes.
-        example = tf.train.Example()
-        feature = example.features.feature
-        for name in ((features.LABEL, features.IMAGE_ENCODED) if label_first else
-                     (features.IMAGE_ENCODED, features.LABEL)):  # fmt: skip
+        # One feature per message, concatenated: protobuf merges them into one Example with both
+        # features, in the byte order chosen here (a feature map's own byte order is not fixed
+        # and varies between processes), so the two layouts below differ in every record's bytes.
+        parts = []
+        for name in (features.LABEL, features.IMAGE_ENCODED):
+            example = tf.train.Example()
             if name == features.LABEL:
-                feature[name].int64_list.value.append(label)
+                example.features.feature[name].int64_list.value.append(label)
             else:
-                feature[name].bytes_list.value.append(encoded)
-        return example.SerializeToString()
+                example.features.feature[name].bytes_list.value.append(encoded)
+            parts.append(example.SerializeToString())
+        return b"".join(parts if label_first else parts[::-1])
 
     images = [
         tf.io.encode_png(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).numpy()
