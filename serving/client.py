@@ -29,6 +29,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.tls import ClientTls, client_channel
+
 __all__ = ["ServingClient", "GENERATOR_MODEL", "FEATURES_MODEL"]
 
 GENERATOR_MODEL = artifact.GENERATOR_DIR
@@ -43,7 +45,8 @@ class ServingClient:
       generator_model, features_model: served model names.
       version: pin a model version (None: the latest the server has).
       timeout: seconds per RPC.
-      channel: an existing gRPC channel (target is then ignored).
+      channel: an existing gRPC channel (target and tls are then ignored).
+      tls: speak TLS (serving.tls.ClientTls: CA, optional client certificate); None: plaintext.
     """
 
     def __init__(
@@ -55,10 +58,12 @@ class ServingClient:
         version: int | None = None,
         timeout: float = 30.0,
         channel: grpc.Channel | None = None,
+        tls: ClientTls | None = None,
     ):
         self._own_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(
+        self._channel = channel or client_channel(
             target,
+            tls,
             options=[
                 ("grpc.max_send_message_length", -1),
                 ("grpc.max_receive_message_length", -1),

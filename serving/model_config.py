@@ -49,9 +49,13 @@ def load_model_server_config(
         if not model.base_path:
             raise ValueError(f"{path}: model {model.name!r} has no base_path")
         if base_path_root:
-            model.base_path = os.path.join(
-                base_path_root, os.path.basename(model.base_path.rstrip("/"))
-            )
+            last = os.path.basename(model.base_path.rstrip("/"))
+            if last in ("", ".", ".."):
+                raise ValueError(
+                    f"{path}: model {model.name!r} has base_path {model.base_path!r}, whose last "
+                    f"component cannot be rebased onto {base_path_root!r} (it would leave it)"
+                )
+            model.base_path = os.path.join(base_path_root, last)
     return config
 
 

@@ -16,6 +16,7 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.batching import batchable
 from serving.errors import RequestError
 
 _State = get_model_status_pb2.ModelVersionStatus.State
@@ -63,6 +64,9 @@ class ServableVersion:
                     shape = [dim.size for dim in info.tensor_shape.dim]
                 specs[input_name] = _InputSpec(tf.dtypes.as_dtype(info.dtype), shape)
             self.input_specs[key] = specs
+        self.batchable_signatures = {
+            key for key, signature_def in self.signature_defs.items() if batchable(signature_def)
+        }
 
 
 @dataclasses.dataclass

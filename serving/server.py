@@ -17,9 +17,16 @@ official `tensorflow_model_server`. Like the official server it:
     bytes), with a message naming the field;
   * returns only `signature_def` from GetModelMetadata.
 
+Hardening, as the official server offers it: TLS from the same `--ssl_config_file` (or PEM file
+paths), optionally requiring client certificates; gRPC message-size limits (64 MiB received,
+256 MiB sent by default; larger requests get RESOURCE_EXHAUSTED); server-side batching from the
+same `--batching_parameters_file` (serving/batching.py says where it differs). It binds 127.0.0.1
+by default and warns when bound to any other address.
+
 Extras the official server lacks: the standard gRPC health service (`grpc.health.v1.Health`, one
-entry per model plus "" for all) and optional server reflection. It binds 127.0.0.1 by default.
-It loads SavedModels with `tf.saved_model.load` and never imports the training code.
+entry per model plus "" for all) and optional server reflection. It loads SavedModels with
+`tf.saved_model.load` (files are only read: no pickle, no import of anything in a model folder)
+and never imports the training code.
 
 Run: python -m serving.server --model_config_file=serving/models.config \
          --model_base_path_root=<push_base> [--port=8500]
@@ -27,6 +34,7 @@ Run: python -m serving.server --model_config_file=serving/models.config \
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import threading
@@ -44,17 +52,47 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving import protos, tls
+from serving.batching import Batcher, BatchingOptions, load_batching_options
 from serving.model_config import load_model_server_config, single_model_config
 from serving.model_manager import ModelManager, ServableVersion
 from serving.servicers import ModelServicer, PredictionServicer
+from serving.stats import ServerStats
 
 __all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_RECEIVE_MESSAGE_BYTES",
+    "DEFAULT_MAX_SEND_MESSAGE_BYTES",
     "ModelManager",
     "ModelServer",
     "ServableVersion",
+    "is_loopback",
     "load_model_server_config",
     "single_model_config",
 ]
+
+DEFAULT_HOST = "127.0.0.1"
+# The largest request the server reads: 64 MiB holds a full batch (1024) of ~60 KB images; a
+# bigger message is refused by gRPC with RESOURCE_EXHAUSTED before it is parsed. Responses may be
+# larger (a batch of float images): 256 MiB.
+DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_SEND_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or "localhost") is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_message_bytes(name: str, value: int) -> int:
+    if value == 0 or value < -1:
+        raise ValueError(f"{name} must be a positive byte count or -1 (unlimited), got {value}")
+    return value
 
 
 class ModelServer:
@@ -65,19 +103,32 @@ class ModelServer:
       port = server.start()   # loads the models, then serves on 127.0.0.1:port
       ...
       server.stop()
+
+    Args:
+      config: the models to serve.
+      host, port: where to listen (port 0: a free one). A non-loopback host logs a warning.
+      poll_seconds: seconds between scans for new versions (<= 0: once at start).
+      max_workers: gRPC threads, i.e. requests handled at once (batching merges only those).
+      enable_health, enable_reflection: extra gRPC services.
+      max_receive_message_bytes, max_send_message_bytes: gRPC message limits (-1: unlimited).
+      ssl_config: TLS (None: plaintext); with client_verify, client certificates are required.
+      batching: merge concurrent requests of batchable signatures (None: off).
     """
 
     def __init__(
         self,
         config: model_server_config_pb2.ModelServerConfig,
         *,
-        host: str = "127.0.0.1",
+        host: str = DEFAULT_HOST,
         port: int = 8500,
         poll_seconds: float = 1.0,
-        max_workers: int = 8,
+        max_workers: int = 16,
         enable_health: bool = True,
         enable_reflection: bool = False,
-        max_message_bytes: int = -1,
+        max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        max_send_message_bytes: int = DEFAULT_MAX_SEND_MESSAGE_BYTES,
+        ssl_config: protos.SSLConfig | None = None,
+        batching: BatchingOptions | None = None,
     ):
         self.host = host
         self.requested_port = port
@@ -90,16 +141,27 @@ class ModelServer:
             self._health_pb2 = health_pb2
             self._health_pb2_grpc = health_pb2_grpc
         self.manager = ModelManager(config, on_change=self._update_health)
+        self.ssl_config = ssl_config
+        self.stats = ServerStats()
+        self.batcher = (
+            Batcher(batching, on_batch=self.stats.count_batch) if batching is not None else None
+        )
         options = [
-            ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
+            (
+                "grpc.max_send_message_length",
+                _check_message_bytes("max_send_message_bytes", max_send_message_bytes),
+            ),
+            (
+                "grpc.max_receive_message_length",
+                _check_message_bytes("max_receive_message_bytes", max_receive_message_bytes),
+            ),
         ]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
             options=options,
         )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.manager), self._server
+            PredictionServicer(self.manager, self.batcher, self.stats), self._server
         )
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             ModelServicer(self.manager), self._server
@@ -132,12 +194,35 @@ class ModelServer:
     def start(self) -> int:
         """Loads what the config names, starts serving and polling; returns the bound port."""
         self.manager.poll()
-        self.port = self._server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        address = f"{self.host}:{self.requested_port}"
+        if self.ssl_config is not None:
+            self.port = self._server.add_secure_port(
+                address, tls.server_credentials(self.ssl_config)
+            )
+        else:
+            self.port = self._server.add_insecure_port(address)
         if not self.port:
-            raise OSError(f"could not bind {self.host}:{self.requested_port} (--host/--port)")
+            raise OSError(f"could not bind {address} (--host/--port)")
+        if not is_loopback(self.host):
+            logging.warning(
+                "listening on %s:%d, reachable from other machines%s; bind 127.0.0.1 (the "
+                "default) unless clients elsewhere need it",
+                self.host,
+                self.port,
+                ""
+                if self.ssl_config is not None
+                else ", WITHOUT TLS (--ssl_cert_file/--ssl_key_file)",
+            )
         self._server.start()
         self.manager.start_polling(self.poll_seconds)
-        logging.info("serving %s on %s:%d", self.manager.model_names, self.host, self.port)
+        logging.info(
+            "serving %s on %s:%d (%s%s)",
+            self.manager.model_names,
+            self.host,
+            self.port,
+            "TLS" if self.ssl_config is not None else "plaintext",
+            ", batching" if self.batcher is not None else "",
+        )
         return self.port
 
     def stop(self, grace: float | None = 1.0) -> None:
@@ -145,6 +230,8 @@ class ModelServer:
             self._health.enter_graceful_shutdown()
         self.manager.stop()
         self._server.stop(grace).wait()
+        if self.batcher is not None:
+            self.batcher.stop()
 
     def wait_for_termination(self) -> None:
         self._server.wait_for_termination()
@@ -169,7 +256,10 @@ flags.DEFINE_string(
 flags.DEFINE_string("model_name", None, "Serve one model under this name (with --model_base_path).")
 flags.DEFINE_string("model_base_path", None, "Folder of numeric version folders for --model_name.")
 flags.DEFINE_string(
-    "host", "127.0.0.1", "Address to bind; 0.0.0.0 exposes the server to the network."
+    "host",
+    DEFAULT_HOST,
+    "Address to bind. The default, 127.0.0.1, is reachable from this machine only; 0.0.0.0 "
+    "exposes the server to the network (a warning is logged; use TLS there).",
 )
 flags.DEFINE_integer(
     "port", 8500, "gRPC port (0: pick a free one, see --port_file).", lower_bound=0
@@ -180,17 +270,71 @@ flags.DEFINE_float(
     1.0,
     "Seconds between scans of the base paths for new versions (<= 0: scan once at start).",
 )
-flags.DEFINE_integer("max_workers", 8, "gRPC worker threads (concurrent requests).", lower_bound=1)
 flags.DEFINE_integer(
-    "max_message_bytes", -1, "Largest gRPC message sent or received (-1: unlimited)."
+    "max_workers",
+    16,
+    "gRPC worker threads: requests handled at once (with batching, at most this many merge).",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "max_receive_message_bytes",
+    DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+    "Largest request read, in bytes (-1: unlimited); a larger one gets RESOURCE_EXHAUSTED. "
+    "Official server: --grpc_channel_arguments=grpc.max_receive_message_length=N.",
+)
+flags.DEFINE_integer(
+    "max_send_message_bytes",
+    DEFAULT_MAX_SEND_MESSAGE_BYTES,
+    "Largest response sent, in bytes (-1: unlimited).",
+)
+flags.DEFINE_string(
+    "ssl_config_file",
+    None,
+    "TLS as the official server takes it: a tensorflow.serving.SSLConfig text proto with the PEM "
+    "texts server_key, server_cert and optionally custom_ca + client_verify: true (require client "
+    "certificates signed by custom_ca). Or use --ssl_cert_file/--ssl_key_file.",
+)
+flags.DEFINE_string("ssl_cert_file", None, "TLS: the server's certificate chain (PEM file).")
+flags.DEFINE_string("ssl_key_file", None, "TLS: the server's private key (PEM file).")
+flags.DEFINE_string(
+    "ssl_client_ca_file",
+    None,
+    "TLS: require client certificates signed by this CA (PEM file).",
+)
+flags.DEFINE_bool(
+    "enable_batching",
+    False,
+    "Merge concurrent requests of signatures whose inputs all have a batch dimension "
+    "(serving_default, features_from_pixels) into one model call; others pass through.",
+)
+flags.DEFINE_string(
+    "batching_parameters_file",
+    None,
+    "BatchingParameters text proto, the official server's format (e.g. "
+    "serving/batching_parameters.txt); needs --enable_batching. Default: the official defaults.",
 )
 flags.DEFINE_bool("enable_health_check", True, "Serve grpc.health.v1.Health (per model and '').")
 flags.DEFINE_bool("enable_reflection", False, "Serve gRPC server reflection.")
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+def _ssl_config_from_flags() -> protos.SSLConfig | None:
+    file_flags = [FLAGS.ssl_cert_file, FLAGS.ssl_key_file, FLAGS.ssl_client_ca_file]
+    if FLAGS.ssl_config_file:
+        if any(file_flags):
+            raise app.UsageError(
+                "use --ssl_config_file or --ssl_cert_file/--ssl_key_file, not both"
+            )
+        return tls.load_ssl_config(FLAGS.ssl_config_file)
+    if not any(file_flags):
+        return None
+    if not (FLAGS.ssl_cert_file and FLAGS.ssl_key_file):
+        raise app.UsageError("--ssl_cert_file and --ssl_key_file go together")
+    return tls.ssl_config_from_files(
+        FLAGS.ssl_cert_file, FLAGS.ssl_key_file, FLAGS.ssl_client_ca_file or ""
+    )
+
+
+def _server_from_flags() -> ModelServer:
     if FLAGS.model_config_file:
         if FLAGS.model_name or FLAGS.model_base_path:
             raise app.UsageError(
@@ -203,7 +347,16 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(
             "--model_config_file, or --model_name and --model_base_path, is required"
         )
-    server = ModelServer(
+    if FLAGS.batching_parameters_file and not FLAGS.enable_batching:
+        raise app.UsageError("--batching_parameters_file needs --enable_batching")
+    batching = None
+    if FLAGS.enable_batching:
+        batching = (
+            load_batching_options(FLAGS.batching_parameters_file)
+            if FLAGS.batching_parameters_file
+            else BatchingOptions()
+        )
+    return ModelServer(
         config,
         host=FLAGS.host,
         port=FLAGS.port,
@@ -211,8 +364,20 @@ def main(argv: list[str]) -> None:
         max_workers=FLAGS.max_workers,
         enable_health=FLAGS.enable_health_check,
         enable_reflection=FLAGS.enable_reflection,
-        max_message_bytes=FLAGS.max_message_bytes,
+        max_receive_message_bytes=FLAGS.max_receive_message_bytes,
+        max_send_message_bytes=FLAGS.max_send_message_bytes,
+        ssl_config=_ssl_config_from_flags(),
+        batching=batching,
     )
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        server = _server_from_flags()
+    except ValueError as error:  # a bad file or value: the message names the flag and the file
+        raise app.UsageError(str(error)) from error
     port = server.start()
     if FLAGS.port_file:
         temporary = FLAGS.port_file + ".tmp"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 
 import grpc
+import numpy as np
 import tensorflow as tf
 from absl import logging
 from tensorflow_serving.apis import (
@@ -15,8 +17,10 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.batching import Batcher
 from serving.errors import GRPC_CODE_BY_VALUE, SIGNATURE_DEF_FIELD, RequestError
 from serving.model_manager import ModelManager, ServableVersion, shape_text
+from serving.stats import ServerStats
 
 
 def _clean_tf_message(message: str) -> str:
@@ -37,7 +41,7 @@ def _clean_tf_message(message: str) -> str:
     return " ".join(lines[:2]) or message.strip()
 
 
-def _check_inputs(servable: ServableVersion, signature: str, request) -> dict[str, tf.Tensor]:
+def _check_inputs(servable: ServableVersion, signature: str, request) -> dict[str, np.ndarray]:
     specs = servable.input_specs[signature]
     where = f"signature {signature!r} of model {servable.name!r}"
     expected = sorted(specs)
@@ -84,7 +88,7 @@ def _check_inputs(servable: ServableVersion, signature: str, request) -> dict[st
                 f"input {key!r}: expects shape {shape_text(spec.shape)}, got {shape_text(shape)} "
                 f"({where})",
             )
-        tensors[key] = tf.constant(value, dtype=spec.dtype)
+        tensors[key] = value.astype(spec.dtype.as_numpy_dtype, copy=False)
     return tensors
 
 
@@ -96,7 +100,42 @@ def _resolve(manager: ModelManager, model_spec) -> ServableVersion:
     return manager.get(model_spec.name, version, label)
 
 
-def _predict(manager: ModelManager, request) -> predict_pb2.PredictResponse:
+def _model_call(servable: ServableVersion, signature: str, stats: ServerStats | None):
+    """name -> array in, name -> array out; a TF error becomes the RequestError TF Serving sends."""
+    function = servable.signatures[signature]
+    where = f"(signature {signature!r} of model {servable.name!r})"
+
+    def call(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        try:
+            outputs = function(
+                **{
+                    key: tf.constant(value, dtype=servable.input_specs[signature][key].dtype)
+                    for key, value in arrays.items()
+                }
+            )
+        except tf.errors.OpError as error:
+            names = sorted(arrays)
+            field = f"input {names[0]!r}" if len(names) == 1 else f"inputs {names}"
+            raise RequestError(
+                GRPC_CODE_BY_VALUE.get(error.error_code, grpc.StatusCode.UNKNOWN),
+                f"{field}: {_clean_tf_message(error.message)} {where}",
+            ) from error
+        result = {key: value.numpy() for key, value in outputs.items()}
+        if stats is not None:
+            stats.count_model_call()
+            stats.record("model", time.perf_counter() - started)
+        return result
+
+    return call
+
+
+def _predict(
+    manager: ModelManager,
+    request,
+    batcher: Batcher | None = None,
+    stats: ServerStats | None = None,
+) -> predict_pb2.PredictResponse:
     servable = _resolve(manager, request.model_spec)
     signature = request.model_spec.signature_name or "serving_default"
     if signature not in servable.signature_defs:
@@ -114,17 +153,14 @@ def _predict(manager: ModelManager, request) -> predict_pb2.PredictResponse:
             f"output_filter names unknown output(s) {unknown}; signature {signature!r} has "
             f"{sorted(known_outputs)}",
         )
-    tensors = _check_inputs(servable, signature, request)
-    try:
-        outputs = servable.signatures[signature](**tensors)
-    except tf.errors.OpError as error:
-        names = sorted(tensors)
-        field = f"input {names[0]!r}" if len(names) == 1 else f"inputs {names}"
-        raise RequestError(
-            GRPC_CODE_BY_VALUE.get(error.error_code, grpc.StatusCode.UNKNOWN),
-            f"{field}: {_clean_tf_message(error.message)} (signature {signature!r} of model "
-            f"{servable.name!r})",
-        ) from error
+    arrays = _check_inputs(servable, signature, request)
+    call = _model_call(servable, signature, stats)
+    if batcher is not None and signature in servable.batchable_signatures:
+        outputs, waited = batcher.run((id(servable), signature), arrays, call)
+        if stats is not None:
+            stats.record("queue", waited)
+    else:
+        outputs = call(arrays)
     response = predict_pb2.PredictResponse()
     response.model_spec.name = servable.name
     response.model_spec.version.value = servable.version
@@ -132,7 +168,7 @@ def _predict(manager: ModelManager, request) -> predict_pb2.PredictResponse:
     for key, value in outputs.items():
         if outputs_wanted and key not in outputs_wanted:
             continue
-        response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+        response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
     return response
 
 
@@ -141,14 +177,31 @@ def _abort(context: grpc.ServicerContext, error: RequestError):
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """Predict and GetModelMetadata over the models a ModelManager holds."""
+    """Predict and GetModelMetadata over the models a ModelManager holds.
 
-    def __init__(self, manager: ModelManager):
+    Args:
+      manager: the loaded models.
+      batcher: merges concurrent requests of batchable signatures (None: no batching).
+      stats: where request and model-call timings go (None: not recorded).
+    """
+
+    def __init__(
+        self,
+        manager: ModelManager,
+        batcher: Batcher | None = None,
+        stats: ServerStats | None = None,
+    ):
         self._manager = manager
+        self._batcher = batcher
+        self._stats = stats
 
     def Predict(self, request, context):  # noqa: N802  (gRPC method name)
+        started = time.perf_counter()
         try:
-            return _predict(self._manager, request)
+            response = _predict(self._manager, request, self._batcher, self._stats)
+            if self._stats is not None:
+                self._stats.record("handler", time.perf_counter() - started)
+            return response
         except RequestError as error:
             logging.info(
                 "Predict %s: %s %s", request.model_spec.name, error.code.name, error.message

@@ -548,10 +548,16 @@ def test_server_and_sample_cli_in_subprocesses(served, tmp_path):
         "port_file",
         "file_system_poll_wait_seconds",
         "max_workers",
-        "max_message_bytes",
+        "max_receive_message_bytes",
+        "max_send_message_bytes",
+        "ssl_config_file",
+        "ssl_cert_file",
+        "ssl_key_file",
+        "ssl_client_ca_file",
+        "batching_parameters_file",
     ):
         assert f"--{flag}:" in helped.stdout, flag
-    for flag in ("enable_health_check", "enable_reflection"):
+    for flag in ("enable_health_check", "enable_reflection", "enable_batching"):
         assert f"--[no]{flag}:" in helped.stdout, flag
 
     port_file = str(tmp_path / "port")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 __all__ = [
@@ -342,6 +343,16 @@ class PipelineConfig:
             raise ConfigError(
                 "pipeline.source=tfds needs --tfds_name and --tfds_data_dir (a prepared data_dir)"
             )
+        for source_split, output_split in self.tfds_split_mapping.items():
+            if (
+                not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", output_split)
+                or ".." in output_split
+            ):
+                raise ConfigError(
+                    f"pipeline.tfds_split_mapping: output split {output_split!r} (for "
+                    f"{source_split!r}) must be a plain name of letters, digits, '_', '-', '.': "
+                    "it names a folder"
+                )
         if self.source == "tfrecord" and not self.tfrecord_pattern:
             raise ConfigError("pipeline.source=tfrecord needs --tfrecord_pattern")
         if self.beam_workers < 0:

@@ -24,6 +24,8 @@ __all__ = [
     "LOCAL_FAST_PATHS",
     "is_local",
     "join",
+    "child_path",
+    "safe_name",
     "exists",
     "isdir",
     "isfile",
@@ -71,6 +73,37 @@ def join(*parts: str) -> str:
     if parts and not is_local(parts[0]):
         return posixpath.join(*parts)
     return os.path.join(*parts)
+
+
+def safe_name(name: str, what: str) -> str:
+    """`name` if it is one plain path component (no separator, not '.', '..' or empty).
+
+    Args:
+      name: a file or folder name that came from data, a request or a config (not from the user's
+        own output path).
+      what: what the name is, for the error (e.g. "split name", "model name").
+
+    Raises:
+      ValueError: the name could address a place outside its folder.
+    """
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or os.path.isabs(name)
+    ):
+        raise ValueError(
+            f"{what} {name!r} is not a plain file name (no '/', '\\', '..' or empty): it would "
+            "leave its output folder"
+        )
+    return name
+
+
+def child_path(folder: str, name: str, what: str = "file name") -> str:
+    """`folder/name`, refusing a `name` that could leave `folder` (see safe_name)."""
+    return join(folder, safe_name(name, what))
 
 
 def exists(path: str) -> bool:

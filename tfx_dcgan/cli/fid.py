@@ -30,6 +30,7 @@ import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
 from tfx_dcgan.cli import command as cli_command
+from tfx_dcgan.cli import flags as cli_flags
 
 from absl import app, flags
 
@@ -37,7 +38,7 @@ FLAGS = flags.FLAGS
 
 COMMAND = cli_command.Command(
     name="tfx-dcgan fid",
-    flag_names=("workdir", "batch_size", "seed"),
+    flag_names=("workdir", "batch_size", "seed", *cli_flags.CLIENT_TLS_FLAGS),
     defaults={"batch_size": 32},
     help_overrides={
         "workdir": "A `tfx-dcgan train` workdir: generate with its latest checkpoint.",
@@ -90,7 +91,10 @@ def _generator():
         from serving import client as client_lib
 
         client = client_lib.ServingClient(
-            FLAGS.server, generator_model=FLAGS.server_model, timeout=600
+            FLAGS.server,
+            generator_model=FLAGS.server_model,
+            timeout=600,
+            tls=cli_flags.client_tls_from_flags(),
         )
 
         def generate(seed: int, n: int) -> np.ndarray:

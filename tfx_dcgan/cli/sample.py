@@ -12,6 +12,7 @@ from __future__ import annotations
 import tfx_dcgan  # noqa: F401  (environment defaults before TensorFlow loads)
 from tfx_dcgan import visualize
 from tfx_dcgan.cli import command as cli_command
+from tfx_dcgan.cli import flags as cli_flags
 
 import grpc
 import numpy as np
@@ -43,7 +44,7 @@ flags.DEFINE_float("timeout", 60.0, "Seconds per RPC.", lower_bound=0.1)
 
 COMMAND = cli_command.Command(
     name="tfx-dcgan sample",
-    flag_names=("seed",),
+    flag_names=("seed", *cli_flags.CLIENT_TLS_FLAGS),
     help_overrides={"seed": "Seed of the server-side noise draw (same seed, same images)."},
     own_flags_module=__name__,
 )
@@ -77,8 +78,13 @@ def describe_features(
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        client_tls = cli_flags.client_tls_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
     with client_lib.ServingClient(
         FLAGS.server,
+        tls=client_tls,
         generator_model=FLAGS.generator_model,
         features_model=FLAGS.features_model,
         version=FLAGS.model_version,

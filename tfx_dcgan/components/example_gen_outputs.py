@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from tfx_dcgan import fileio
 from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
@@ -69,7 +70,10 @@ def sample_skipped(
         skipped
         | "FirstSkipped" >> beam.combiners.Top.Smallest(max(1, max_logged))
         | "WriteSkipped"
-        >> beam.Map(transforms.write_skip_sample, os.path.join(report_dir, f"skipped-{name}.json"))
+        >> beam.Map(
+            transforms.write_skip_sample,
+            fileio.child_path(report_dir, f"skipped-{name}.json", "split name"),
+        )
     )
 
 
@@ -97,6 +101,9 @@ def split_configs(
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
     )
+    # Split names become folder names (Split-<name>) and report file names.
+    for split in list(input_config.splits) + list(output_config.split_config.splits):
+        fileio.safe_name(split.name, "split name")
     return input_config, output_config
 
 

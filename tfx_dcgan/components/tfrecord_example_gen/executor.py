@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan import features
+from tfx_dcgan import features, fileio
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.ingest import tfrecord_source, transforms
 
@@ -103,7 +103,10 @@ def _TFRecordToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
         | "AllLabels" >> beam.combiners.ToList()
         # write_skip_sample writes any list of tuples as JSON, from a module without TFX.
         | "WriteLabels"
-        >> beam.Map(transforms.write_skip_sample, os.path.join(report_dir, f"labels-{name}.json"))
+        >> beam.Map(
+            transforms.write_skip_sample,
+            fileio.child_path(report_dir, f"labels-{name}.json", "split name"),
+        )
     )
     return results.examples
 
