@@ -117,6 +117,27 @@ def check_fid_weights(config: PipelineConfig) -> None:
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.dry_run:
+        return run_pipeline()
+    # The console starts first: TensorFlow loads while the flags become configs, and its C++
+    # start-up lines belong in the log, not on the terminal.
+    from tfx_dcgan.cli import console as cli_console
+
+    console = cli_console.start("pipeline", FLAGS.output_dir)
+    exit_code = 1
+    try:
+        exit_code = run_pipeline()
+    finally:
+        console.stop(exit_code)
+    return exit_code
+
+
+def run_pipeline() -> int:
+    """Builds the pipeline from the flags and runs it (or, with --dry_run, prints it); the exit
+    status. Each node's start and end line and the closing summary go to the console."""
+    from pipelines import node_events
+
+    timing = node_events.RunTiming(process_start=node_events.process_start_time())
     # Flag errors surface before the ~1 minute TFX import.
     try:
         pipeline_config, experiment, metadata_path = configs_from_flags()
@@ -131,7 +152,12 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
-    logging.info("importing TFX (about a minute)...")
+    if FLAGS.dry_run:
+        logging.info("importing TFX (about a minute)...")
+    else:
+        from tfx_dcgan import progress
+
+        progress.say("importing TFX (about a minute)...")
     from tfx import v1 as tfx
 
     from pipelines import pipeline, run_info
@@ -153,14 +179,23 @@ def main(argv: list[str]) -> int:
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
     failure = None
     try:
-        tfx.orchestration.LocalDagRunner().run(built)
+        with node_events.watch_nodes(
+            [component.id for component in built.components], metadata_path, timing=timing
+        ):
+            tfx.orchestration.LocalDagRunner().run(built)
     except Exception as error:  # noqa: BLE001 - a component failed: report it with the summary
         failure = error
     try:
         summary = run_info.summarize_latest_run(metadata_path, pipeline_config.pipeline_name)
         print(
             run_info.format_summary(
-                summary, metadata_path, pipeline_config.probe_threshold, pipeline_config.push_base
+                summary,
+                metadata_path,
+                pipeline_config.probe_threshold,
+                pipeline_config.push_base,
+                # The console showed every node's end line; the summary gives the totals.
+                components=False,
+                timing_line=node_events.format_overhead(timing),
             )
         )
     except LookupError:

@@ -206,12 +206,29 @@ def _outcome(store: Any, pipeline_context_id: int) -> dict[str, Any]:
 
 
 def format_summary(
-    summary: RunSummary, metadata_path: str, probe_threshold: float, push_base: str
+    summary: RunSummary,
+    metadata_path: str,
+    probe_threshold: float,
+    push_base: str,
+    *,
+    components: bool = True,
+    timing_line: str = "",
 ) -> str:
-    """The lines `tfx-dcgan pipeline` prints after a run: states, times, where everything is."""
+    """The lines `tfx-dcgan pipeline` prints after a run: states, times, where everything is.
+
+    Args:
+      components: list each component's state and time (off where the console already showed
+        each node's end line).
+      timing_line: the run's wall time and orchestration overhead (node_events.format_overhead).
+    """
     lines = [f"pipeline run {summary.run_id}:"]
-    for component in sorted(summary.components.values(), key=lambda c: c.execution_id):
-        lines.append(f"  {component.node_id:<22} {component.state:<9} {component.seconds:7.1f} s")
+    if components:
+        for component in sorted(summary.components.values(), key=lambda c: c.execution_id):
+            lines.append(
+                f"  {component.node_id:<22} {component.state:<9} {component.seconds:7.1f} s"
+            )
+    if timing_line:
+        lines.append(timing_line)
     lines += [
         f"sample grid:       {summary.sample_grid}",
         f"TensorBoard:       tensorboard --logdir {summary.tensorboard_dir}",

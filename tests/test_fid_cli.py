@@ -26,7 +26,8 @@ def data(tmp_path_factory):
 
 
 def _fid(*args: str):
-    return run_python(["-m", "tfx_dcgan.cli.fid", *args], timeout=600)
+    # --verbosity=0: the full log on the console (the tests read the feature cache's lines).
+    return run_python(["-m", "tfx_dcgan.cli.fid", "--verbosity=0", *args], timeout=600)
 
 
 def test_a_folder_against_itself_scores_zero_and_another_does_not(data):

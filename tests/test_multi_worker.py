@@ -34,6 +34,7 @@ TRAIN_ARGS = [
     "--checkpoint_every=2",
     "--sample_grid=4",
     "--sample_every=0",
+    "--verbosity=0",  # the full log on the console (the tests read each worker's start line)
 ]
 
 

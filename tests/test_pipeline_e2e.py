@@ -11,6 +11,7 @@ import glob
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import pytest
 import tensorflow as tf
 from conftest import run_python
 from PIL import Image
+from pty_run import run_in_pty
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +141,8 @@ def _run_in_process(run, *extra: str) -> float:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """The main job's path: `python -m pipelines.local_runner` in a fresh process."""
+    """The README's own command, `bash scripts/run.sh <flags>`, under a pseudo-terminal as a
+    person runs it; `run.stdout` is what the terminal shows, `run.terminal` the whole run."""
     from pipelines import run_info
 
     root = str(tmp_path_factory.mktemp("e2e"))
@@ -155,10 +158,11 @@ def run(tmp_path_factory):
         metadata_path=os.path.join(root, "metadata.db"),
     )
     started = time.perf_counter()
-    completed = run_python(["-m", "pipelines.local_runner", *_argv(result)], timeout=900)
+    terminal = run_in_pty(["bash", "scripts/run.sh", *_argv(result)], timeout=900)
     result.seconds = time.perf_counter() - started
-    result.stdout = completed.stdout
-    assert completed.returncode == 0, completed.stderr[-5000:] + completed.stdout[-2000:]
+    result.terminal = terminal
+    result.stdout = terminal.stdout
+    assert terminal.returncode == 0, terminal.stdout[-5000:]
     result.summary = run_info.summarize_latest_run(result.metadata_path, PIPELINE_NAME)
     print(f"\nfirst pipeline run (fresh process): {result.seconds:.1f} s")
     for component in result.summary.components.values():
@@ -174,6 +178,74 @@ def test_the_runner_prints_where_everything_is(run):
         line for line in run.stdout.splitlines() if line.startswith("pushed generator:")
     ]
     assert pushed_line.split()[-1].startswith(f"{run.push_base}/generator/")
+
+
+def _node_lines(lines: list[str], node: str) -> tuple[list[str], list[str]]:
+    """(start lines, end lines) of `node` on the console."""
+    prefix = rf"\[\s*\d+/{len(NODES)}\] {node}\s+"
+    starts = [line for line in lines if re.fullmatch(prefix + "started", line)]
+    ends = [line for line in lines if re.match(prefix + r"(COMPLETE|CACHED|FAILED)\s", line)]
+    return starts, ends
+
+
+def test_the_console_is_short_live_and_has_one_start_and_end_line_per_node(run):
+    lines = run.terminal.lines  # as the terminal shows them: a bar's refreshes are one line
+    assert len(lines) <= 40, "\n".join(lines)
+    for node in NODES:
+        starts, ends = _node_lines(lines, node)
+        assert len(starts) == 1 and len(ends) == 1, (node, "\n".join(lines))
+    positions = [int(re.match(r"\[\s*(\d+)/", line).group(1)) for line in lines
+                 if re.match(r"\[\s*\d+/\d+\] \S+\s+started$", line)]  # fmt: skip
+    assert positions == list(range(1, len(NODES) + 1))  # in the pipeline's order
+    end = {node: _node_lines(lines, node)[1][0] for node in NODES}
+    assert f"{run.counts['good']} images (1 converted), 3 skipped (" in end["ImageExampleGen"]
+    assert "COMPLETE" in end["Trainer"] and f"{STEPS} steps, " in end["Trainer"]
+    assert "img/s" in end["Trainer"]
+    assert "probe accuracy " in end["FeatureProbeEvaluator"]
+    assert f"fid_{run.counts['eval_good']} " in end["FeatureProbeEvaluator"]
+    assert "pushed generator v" in end["VersionedPusher"]
+    # Live: the training bar was drawn and refreshed in place (then cleared).
+    assert "\rtraining:" in run.terminal.transcript
+    # The known noise stayed off the console; TFX's INFO chatter and IR protos too.
+    for noise in ("cuFFT", "cuDNN", "TF-TRT", "Running launcher for", "node_info {"):
+        assert noise not in run.stdout
+    overhead = [line for line in lines if line.startswith("wall time:")]
+    assert len(overhead) == 1 and "orchestration overhead" in overhead[0]
+
+
+def test_the_log_path_comes_first_and_the_log_holds_the_full_run(run):
+    first = run.terminal.lines[0]
+    assert first.startswith(f"log: {os.path.join(run.root, 'logs', 'pipeline-')}"), first
+    with open(first[len("log: ") :]) as handle:
+        log = handle.read()
+    # TensorFlow's C++ start-up lines, written before Python logging exists, and TFX's INFO
+    # records with the pipeline IR: in the log, not on the console.
+    assert "Unable to register cuFFT factory" in log
+    assert "Running launcher for node_info {" in log
+    assert len(log.splitlines()) > 10 * len(run.terminal.lines)
+    for line in run.terminal.lines[1:]:
+        assert line in log, line
+
+
+def test_a_run_without_a_usable_image_shows_its_error_and_the_log(tmp_path):
+    """A second, short process: the data folder holds no usable image, so the first node fails."""
+    data_dir = tmp_path / "images"
+    (data_dir / "a").mkdir(parents=True)
+    (data_dir / "a" / "notes.txt").write_text("not an image\n")
+    (data_dir / "a" / "empty.png").write_bytes(b"")
+    argv = [f"--data_dir={data_dir}", f"--output_dir={tmp_path / 'out'}", "--beam_workers=1",
+            "--nofid", "--steps=1"]  # fmt: skip
+    terminal = run_in_pty(["bash", "scripts/run.sh", *argv], timeout=600)
+    lines = terminal.lines
+    assert terminal.returncode == 1, terminal.stdout[-3000:]
+    assert len(lines) <= 40, "\n".join(lines)
+    log_path = lines[0][len("log: ") :]
+    assert lines[0].startswith("log: ") and os.path.exists(log_path)
+    starts, ends = _node_lines(lines, "ImageExampleGen")
+    assert len(starts) == 1 and len(ends) == 1 and " FAILED " in ends[0], "\n".join(lines)
+    (error,) = [line for line in lines if line.startswith("error: the pipeline run failed:")]
+    assert "no usable image among the 2 files" in error
+    assert lines[-1] == f"the full log: {log_path}"
 
 
 def test_the_trainer_honours_the_strategy_flags(run):
@@ -778,9 +850,18 @@ def _start_runner(run, log_path: str, *extra: str) -> subprocess.Popen:
         )
 
 
+def _with_log(output: str) -> str:
+    """A runner's console output and the full log whose path it printed first."""
+    first = output.splitlines()[0] if output else ""
+    if not first.startswith("log: "):
+        return output
+    with open(first[len("log: ") :]) as handle:
+        return output + handle.read()
+
+
 def _read(path: str) -> str:
     with open(path) as handle:
-        return handle.read()
+        return _with_log(handle.read())
 
 
 def _wait_for_durable_step(run, step: int, process: subprocess.Popen) -> int:
@@ -836,7 +917,7 @@ def test_an_interrupted_pipeline_reruns_from_the_trainers_checkpoints(run, tmp_p
         "FeatureProbeEvaluator": "COMPLETE",
         "VersionedPusher": "COMPLETE",
     }
-    output = completed.stdout + completed.stderr
+    output = _with_log(completed.stdout + completed.stderr)
     resumed = int(output.split("resumed from ")[1].split(" at step ")[1].split()[0])
     assert killed_at - 2 <= resumed <= killed_at  # at most one checkpoint interval lost
     assert _durable_steps(run)[-1] == 400

@@ -24,6 +24,8 @@ TINY_FLAGS = [
     "--checkpoint_every=3",
     "--sample_every=0",
     "--deterministic",
+    # The full log on the console (the tests read its resume and checkpoint lines).
+    "--verbosity=0",
 ]
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfx_dcgan import fileio, input_pipeline, models, visualize
+from tfx_dcgan import fileio, input_pipeline, models, progress, visualize
 from tfx_dcgan.config import ConfigError, ExperimentConfig
 from tfx_dcgan.distribute import make_strategy, worker_role
 from tfx_dcgan.gan_step import GanState, create_gan_state, make_train_step
@@ -295,6 +295,7 @@ class _Loop:
         self.manager, self.writer, self.paths, self.is_chief = manager, writer, paths, is_chief
         self.replicas = strategy.num_replicas_in_sync
         self.pause_in_save = pause_in_save_from_environment()
+        self.images_per_second = float("nan")
 
     def run(self, make_dataset: DatasetFactory, result: TrainResult) -> None:
         """Trains from the state's step to `train.steps`; fills result.step/interrupted/metrics."""
@@ -307,11 +308,15 @@ class _Loop:
         step = start_step
         self.interval_start, self.interval_steps = time.perf_counter(), 0
         log_path = self.paths["log"] if self.is_chief else ""
-        with _StopRequest() as stop, self.writer.as_default():
+        bar = progress.task(
+            "training", "training", total=train_config.steps, unit="step", initial=start_step
+        )
+        with _StopRequest() as stop, self.writer.as_default(), bar:
             while step < train_config.steps:
                 metrics = train_step(next(iterator))
                 step += 1
                 self.interval_steps += 1
+                bar.update(step, total=train_config.steps)
                 if step == start_step + 1:
                     # The first step traces the function: keep it out of the throughput figure.
                     self.interval_start, self.interval_steps = time.perf_counter(), 0
@@ -322,6 +327,13 @@ class _Loop:
                 checkpoint_due = step % train_config.checkpoint_every == 0 or is_last or stopping
                 if step % train_config.log_every == 0 or checkpoint_due:
                     result.last_metrics = self._log(step, metrics, log_path)
+                    bar.update(
+                        step,
+                        total=train_config.steps,
+                        d_loss=result.last_metrics["disc_loss"],
+                        g_loss=result.last_metrics["gen_loss"],
+                        img_s=round(self.images_per_second, 1),
+                    )
                 if train_config.sample_every and step % train_config.sample_every == 0:
                     if not is_last:
                         _write_samples(
@@ -360,6 +372,7 @@ class _Loop:
             if self.interval_steps
             else float("nan")
         )
+        self.images_per_second = images_per_second
         remaining = (train_config.steps - step) * train_config.batch_size / images_per_second
         log.info(
             "step %d/%d | d_loss %.4f g_loss %.4f | D(x) %.3f D(G(z)) %.3f | %.1f img/s | ETA %s",

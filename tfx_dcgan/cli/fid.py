@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
 from tfx_dcgan.cli import command as cli_command
+from tfx_dcgan.cli import console as cli_console
 from tfx_dcgan.cli import flags as cli_flags
 
 from absl import app, flags
@@ -183,6 +185,26 @@ def main(argv: list[str]) -> int:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     _check_flags()
     logging.getLogger().setLevel(logging.INFO)
+    # The console starts before TensorFlow loads; its log goes beside --output_json.
+    console = cli_console.start("fid", _log_dir())
+    exit_code = 1
+    try:
+        exit_code = _score()
+    finally:
+        console.stop(exit_code)
+    return exit_code
+
+
+def _log_dir() -> str:
+    """Where the console log goes: the folder of --output_json, else runs/fid (never into
+    --save_samples, which holds only the scored images)."""
+    if FLAGS.output_json and "://" not in FLAGS.output_json:
+        return os.path.dirname(os.path.abspath(FLAGS.output_json))
+    return os.path.join("runs", "fid")
+
+
+def _score() -> int:
+    """Scores the generated side against --real_dir and prints FID/KID; the exit status."""
     from tfx_dcgan import fileio
     from tfx_dcgan.metrics import inception, inception_weights, scoring
 

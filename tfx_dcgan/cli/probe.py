@@ -31,6 +31,7 @@ from typing import Any
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
 from tfx_dcgan.cli import command as cli_command
+from tfx_dcgan.cli import console as cli_console
 from tfx_dcgan.config import ModelConfig
 
 from absl import app, flags
@@ -318,6 +319,18 @@ def main(argv: list[str]) -> int:
     if not FLAGS.output_dir:
         raise app.UsageError("--output_dir is required (rows are stored there as they finish)")
     logging.getLogger().setLevel(logging.INFO)
+    # The console (its log in <output_dir>/logs/) starts before TensorFlow loads.
+    console = cli_console.start("probe", FLAGS.output_dir)
+    exit_code = 1
+    try:
+        exit_code = _probe_table()
+    finally:
+        console.stop(exit_code)
+    return exit_code
+
+
+def _probe_table() -> int:
+    """Runs the comparison table's rows and prints it; the exit status."""
     from tfx_dcgan import input_pipeline, models, probe
     from tfx_dcgan.probe import baselines
 

@@ -16,6 +16,7 @@ import sys
 
 import tfx_dcgan  # noqa: F401  (sets TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
 from tfx_dcgan.cli import command as cli_command
+from tfx_dcgan.cli import console as cli_console
 from tfx_dcgan.cli import flags as cli_flags
 from tfx_dcgan.config import ConfigError
 
@@ -41,6 +42,18 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"error: {cli_command.flag_error_message(error)}", file=sys.stderr)
         return 2
+    # The console (its log in <workdir>/logs/) starts before TensorFlow loads.
+    console = cli_console.start("train", FLAGS.workdir)
+    exit_code = 1
+    try:
+        exit_code = _train(config)
+    finally:
+        console.stop(exit_code)
+    return exit_code
+
+
+def _train(config) -> int:
+    """Trains with `config` into --workdir; the exit status."""
     from tfx_dcgan import input_pipeline, train_lib  # TensorFlow loads here, after flag parsing.
 
     try:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 
+from tfx_dcgan import progress
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import lister
 
@@ -88,11 +89,23 @@ class IngestDoFn(beam.DoFn):
     SKIPPED = "skipped"
 
     def __init__(
-        self, label_ids: dict[str, int], channels: int, max_pixels: int = ingest.DEFAULT_MAX_PIXELS
+        self,
+        label_ids: dict[str, int],
+        channels: int,
+        max_pixels: int = ingest.DEFAULT_MAX_PIXELS,
+        progress_id: str = "",
     ):
+        """Args:
+        label_ids: label text -> label id.
+        channels: 1 or 3.
+        max_pixels: the decompression-bomb cap (0 = off).
+        progress_id: a `tfx_dcgan.progress` bar that each finished chunk advances ("" = none);
+          Beam's workers expose no live counters, so the chunks report themselves.
+        """
         self._label_ids = label_ids
         self._channels = channels
         self._max_pixels = max_pixels
+        self._progress_id = progress_id
         self._images = Metrics.counter(METRICS_NAMESPACE, IMAGES_COUNTER)
         self._converted = Metrics.counter(METRICS_NAMESPACE, CONVERTED_COUNTER)
         self._skipped = {
@@ -119,6 +132,10 @@ class IngestDoFn(beam.DoFn):
             records.append(result.example.SerializeToString())
         self._images.inc(len(records))
         self._converted.inc(converted)
+        if self._progress_id:
+            progress.attach(self._progress_id).advance(
+                1, images=len(records), skipped=len(image_files) - len(records)
+            )
         if records:
             yield records
 

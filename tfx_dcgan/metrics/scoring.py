@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from tfx_dcgan import fileio, visualize
+from tfx_dcgan import fileio, progress, visualize
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import lister
 from tfx_dcgan.metrics import distances, inception
@@ -112,6 +112,7 @@ def extract_features(
     rows: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     done, next_report, start = 0, max(1, expected // 10), time.perf_counter()
+    bar = progress.task(f"FID {name}", f"FID {name}", total=expected, unit="img")
 
     def flush() -> None:
         nonlocal done, next_report
@@ -122,17 +123,19 @@ def extract_features(
         rows.append(network.from_resized(resized).numpy())
         done += len(pending)
         pending.clear()
+        bar.update(done, total=expected)
         if expected and done >= next_report:
             rate = done / max(time.perf_counter() - start, 1e-9)
             log.info("%s: %d/%d images, %.1f images/s", name, done, expected, rate)
             next_report += max(1, expected // 10)
 
-    for image in images:
-        pending.append(image)
-        if len(pending) == batch_size:
+    with bar:
+        for image in images:
+            pending.append(image)
+            if len(pending) == batch_size:
+                flush()
+        if pending:
             flush()
-    if pending:
-        flush()
     if not rows:
         raise ValueError(f"{name}: no images to score")
     return np.concatenate(rows)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tfx_dcgan import export, fileio
+from tfx_dcgan import export, fileio, progress
 from tfx_dcgan.probe.config import ProbeError
 
 import numpy as np
@@ -79,14 +79,16 @@ class ExportedFeatureExtractor:
             raise ProbeError(f"{name}: no images")
         batch_size = max(1, min(int(batch_size), self.batch_limit))
         rows, start, last = [], time.perf_counter(), time.perf_counter()
-        for offset in range(0, len(encoded), batch_size):
-            batch = tf.constant(list(encoded[offset : offset + batch_size]), tf.string)
-            rows.append(self._serve(image_bytes=batch)["features"].numpy())
-            done = offset + len(rows[-1])
-            if time.perf_counter() - last >= 10.0 or done == len(encoded):
-                last = time.perf_counter()
-                rate = done / max(last - start, 1e-9)
-                log.info("%s: %d/%d images, %.0f images/s", name, done, len(encoded), rate)
+        with progress.task(f"probe {name}", f"probe {name}", total=len(encoded), unit="img") as bar:
+            for offset in range(0, len(encoded), batch_size):
+                batch = tf.constant(list(encoded[offset : offset + batch_size]), tf.string)
+                rows.append(self._serve(image_bytes=batch)["features"].numpy())
+                done = offset + len(rows[-1])
+                bar.update(done, total=len(encoded))
+                if time.perf_counter() - last >= 10.0 or done == len(encoded):
+                    last = time.perf_counter()
+                    rate = done / max(last - start, 1e-9)
+                    log.info("%s: %d/%d images, %.0f images/s", name, done, len(encoded), rate)
         return np.concatenate(rows)
 
 

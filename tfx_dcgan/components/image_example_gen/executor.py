@@ -13,6 +13,7 @@ import os
 import random
 from typing import Any
 
+from tfx_dcgan import progress
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.components.example_gen_outputs import LABELS_FILE, REPORT_FILE, read_report
 from tfx_dcgan.ingest import images as ingest
@@ -32,6 +33,8 @@ _LABEL_IDS_KEY = "_label_ids"
 _REPORT_DIR_KEY = "_skip_report_dir"
 _SHUFFLE_SEED = 0
 _CHUNK_SIZE = 128
+# The console's bar for the ingest: Do opens it with the number of chunks; workers advance it.
+_PROGRESS_ID = "ingest"
 
 
 def _max_pixels(exec_properties: dict[str, Any]) -> int:
@@ -93,6 +96,7 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
                 exec_properties[_LABEL_IDS_KEY],
                 exec_properties["channels"],
                 max_pixels=_max_pixels(exec_properties),
+                progress_id=_PROGRESS_ID,
             )
         ).with_outputs(transforms.IngestDoFn.SKIPPED, main="examples")
     )
@@ -140,7 +144,11 @@ class Executor(example_gen_outputs.SplitPatternExecutor):
             output_dict,
             transforms.WriteTFRecordChunks,
         )
-        totals = example_gen_outputs.run_and_count(pipeline, transforms.METRICS_NAMESPACE)
+        num_chunks = sum(
+            -(-count // _CHUNK_SIZE) for _, count in exec_properties[_MANIFESTS_KEY].values()
+        )
+        with progress.task(_PROGRESS_ID, "ingest", total=num_chunks, unit="chunk"):
+            totals = example_gen_outputs.run_and_count(pipeline, transforms.METRICS_NAMESPACE)
         skipped_sample = example_gen_outputs.read_skipped_sample(
             report_dir, exec_properties["max_logged_skipped"]
         )
