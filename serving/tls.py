@@ -8,9 +8,12 @@ same three things as file paths (`ssl_config_from_files`).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import sys
 
 import grpc
+from google.protobuf import text_format
 
 from serving import protos
 
@@ -18,6 +21,7 @@ __all__ = [
     "ClientTls",
     "client_channel",
     "load_ssl_config",
+    "ssl_config_text",
     "server_credentials",
     "ssl_config_from_files",
 ]
@@ -37,7 +41,10 @@ def _read_pem(path: str, flag: str) -> str:
 
 
 def ssl_config_from_files(
-    cert_file: str, key_file: str, client_ca_file: str = ""
+    cert_file: str,
+    key_file: str,
+    client_ca_file: str = "",
+    flag_names: tuple[str, str, str] = ("ssl_cert_file", "ssl_key_file", "ssl_client_ca_file"),
 ) -> protos.SSLConfig:
     """An SSLConfig from PEM files; a client CA file turns on client-certificate verification.
 
@@ -45,11 +52,11 @@ def ssl_config_from_files(
       ValueError: a file is missing or not PEM (the message names the flag and the path).
     """
     config = protos.SSLConfig(
-        server_cert=_read_pem(cert_file, "ssl_cert_file"),
-        server_key=_read_pem(key_file, "ssl_key_file"),
+        server_cert=_read_pem(cert_file, flag_names[0]),
+        server_key=_read_pem(key_file, flag_names[1]),
     )
     if client_ca_file:
-        config.custom_ca = _read_pem(client_ca_file, "ssl_client_ca_file")
+        config.custom_ca = _read_pem(client_ca_file, flag_names[2])
         config.client_verify = True
     return config
 
@@ -122,3 +129,38 @@ def client_channel(target: str, tls: ClientTls | None, options: list[tuple]) -> 
     if tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
     return grpc.secure_channel(target, tls.credentials(), options=options)
+
+
+def ssl_config_text(config: protos.SSLConfig) -> str:
+    """The text proto the official server's --ssl_config_file reads (PEM texts inline)."""
+    return text_format.MessageToString(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m serving.tls --cert C --key K [--client_ca CA] > ssl_config.txt`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m serving.tls",
+        description="Writes TF Serving's SSLConfig text proto (for --ssl_config_file of the "
+        "official server and of serving/server.py) from PEM files, to standard output.",
+    )
+    parser.add_argument("--cert", required=True, help="the server's certificate chain (PEM)")
+    parser.add_argument("--key", required=True, help="the server's private key (PEM)")
+    parser.add_argument(
+        "--client_ca",
+        default="",
+        help="require client certificates signed by this CA (PEM); sets client_verify: true",
+    )
+    args = parser.parse_args(argv)
+    try:
+        config = ssl_config_from_files(
+            args.cert, args.key, args.client_ca, ("cert", "key", "client_ca")
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(ssl_config_text(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
