@@ -203,6 +203,10 @@ def run_pipeline() -> int:
     if failure is not None:
         print(f"error: the pipeline run failed: {failure}", file=sys.stderr)
         return 1
+    # -- run report (issue 15): one HTML page from MLMD; its path is the last line printed.
+    from tfx_dcgan import report
+
+    print(report.report_line(os.path.dirname(metadata_path), pipeline_config.pipeline_name))
     return 0
 
 

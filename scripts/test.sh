@@ -6,6 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 py="$(bash scripts/ensure_env.sh | tail -n 1)"
 # The reference FID network's weights (fetched by name and sha256 once, then cached).
 bash scripts/ensure_fid_weights.sh >/dev/null
+# Debian's Chromium renders the run report in the tests (installed once, from the Debian registry).
+bash scripts/ensure_chromium.sh >/dev/null
 echo "[test] ruff check + format check"
 "$py" -m ruff check .
 "$py" -m ruff format --check .

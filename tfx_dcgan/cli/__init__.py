@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tfx_dcgan.cli.fid",
         "FID and KID of a model (or a folder) against real images, reference Inception",
     ),
+    "report": (
+        "tfx_dcgan.cli.report",
+        "(re)write a pipeline run's HTML report from its ML Metadata",
+    ),
 }
 
 
