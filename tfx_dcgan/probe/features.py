@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tfx_dcgan import image_ops, models
+from tfx_dcgan import progress as console_progress
 from tfx_dcgan.probe.config import (
     Images,
     ProbeError,
@@ -57,9 +58,11 @@ class _Progress:
         self.what, self.total, self.every_s = what, total, every_s
         self.start = self.last = time.perf_counter()
         self.done = 0
+        self.bar = console_progress.task(what, what, total=total or 0, unit="img")
 
     def update(self, count: int) -> None:
         self.done += count
+        self.bar.update(self.done, total=self.total)
         now = time.perf_counter()
         if now - self.last >= self.every_s:
             self.last = now
@@ -77,6 +80,7 @@ class _Progress:
         return f"{self.what}: {self.done} images, {rate:.0f} img/s"
 
     def finish(self) -> float:
+        self.bar.close()
         elapsed = time.perf_counter() - self.start
         log.info("%s done: %d images in %.1f s", self.what, self.done, elapsed)
         return elapsed
