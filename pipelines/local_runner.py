@@ -5,8 +5,10 @@
 
 Outputs go under --output_dir: root/ (component artifacts), metadata.db (ML Metadata) and
 serving/ (pushed models for TF Serving). A second run with unchanged inputs and flags is served
-from the cache. At the end it prints where the sample grid, the TensorBoard logs, the MLMD
-database and the pushed models are, and each component's state and wall time.
+from the cache. The console (tfx_dcgan.console) prints the full log's path first
+(<output_dir>/logs/), one line as each node starts and ends, and live bars; at the end it prints
+the run's wall time and orchestration overhead and where the sample grid, the TensorBoard logs,
+the MLMD database and the pushed models are.
 """
 
 from __future__ import annotations

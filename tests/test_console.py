@@ -55,6 +55,14 @@ HARMLESS_WARNINGS = [
     "2026-12-02 13:58:30.847517: W tensorflow/core/framework/local_rendezvous.cc:404] Local "
     "rendezvous is aborting with status: INVALID_ARGUMENT: Invalid JPEG data, size 621",
     "Improper call to JPEG library in state 201",
+    "W1202 14:31:31.514773 1403 local_job_service.py:369] Worker: severity: WARN timestamp {   "
+    "seconds: 1796221891 } message: \"Couldn\\'t find python-snappy so the implementation of "
+    '_TFRecordUtil._masked_crc32c is not as fast as it could be." instruction_id: "bundle_54"',
+    "W1202 14:29:42.971357 1403 local_job_service.py:369] Worker: severity: WARN timestamp {   "
+    'seconds: 1796221782   nanos: 928311347 } message: "No semi_persistent_directory found: '
+    'Functions defined in __main__ (interactive session) may fail." log_location: "x.py:361"',
+    "W1202 14:29:49.614046 1403 local_job_service.py:369] Worker: severity: WARN timestamp {   "
+    "seconds: 1796221789 } message: \"Discarding unparseable args: ['--pipeline_type_check']\"",
     "W1202 14:00:16.738768 1400 function_deserialization.py:672] Importing a function "
     "(__inference_internal_grad_fn_17450) with ops with unsaved custom gradients. Will likely fail",
 ]

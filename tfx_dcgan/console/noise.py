@@ -45,8 +45,11 @@ NOISE_PATTERNS: tuple[str, ...] = (
     r"Compiled the loaded model, but the compiled metrics have yet to be built",
     r"with ops with unsaved custom gradients",
     r"No training configuration found in save file",
-    # Beam's optional speed-ups.
-    r"Couldn't find python-snappy",
+    # Beam: optional speed-ups, and its multi-processing workers' start-up warnings (forwarded
+    # by the job service as "Worker: severity: WARN ... message: ...").
+    r"Couldn\\?'t find python-snappy",  # a worker's forwarded message escapes the quote
+    r"No semi_persistent_directory found",
+    r"Discarding unparseable args",
     # tf.data and the executor restating an error that Python handles (a skipped image, the end
     # of a dataset): the Python side reports what matters.
     r"Local rendezvous is aborting with status",
