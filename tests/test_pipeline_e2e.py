@@ -819,6 +819,73 @@ def test_create_pipeline_rejects_a_source_without_its_input(tmp_path):
         )
 
 
+# -- run report (issue 15) -------------------------------------------------------------------------
+# The page the main job wrote at the end of the shared run, in headless Chromium; then deleted and
+# made again from ML Metadata alone. By now the latest run is the unblessed one above.
+
+
+def _report_headings() -> list[str]:
+    from tfx_dcgan.report import html_page
+
+    return [title for _, title in html_page.SECTIONS]
+
+
+def test_the_main_job_ends_with_a_report_that_renders_cleanly_in_chromium(run):
+    from chromium_page import render_page
+
+    path = os.path.join(run.root, "report.html")
+    assert run.stdout.rstrip().splitlines()[-1] == f"run report:        {path}"
+    page = render_page(path)
+    assert page.problems() == []
+    assert page.headings == [f"tfx-dcgan run report: {PIPELINE_NAME}", *_report_headings()]
+    # The grid, the progress strip (one frame: --sample_every=0), the curves, the probe's two.
+    assert len(page.images) == 5
+    text = page.text
+    assert f"run {run.summary.run_id}" in text
+    assert "BLESSED" in text and "NOT BLESSED" not in text
+    for name in ("notes.txt", "empty.jpg", "truncated.jpg"):
+        assert name in text  # the first skipped files
+    fid = next(k for k in run.summary.sample_quality if k.startswith("fid_") and k.count("_") == 1)
+    assert f"{run.summary.sample_quality[fid]:.2f}" in text
+    assert "ExampleValidator: no anomalies" in text
+    for node in NODES:
+        assert node in text
+    version = run.summary.pushed_models["generator"]["version"]
+    assert f"pushed version {version}" in text
+    assert f"--model_base_path_root={run.push_base}" in text
+
+
+def test_the_report_is_made_again_from_mlmd_alone(run, tmp_path):
+    from tfx_dcgan import report
+
+    from chromium_page import render_page
+
+    path = os.path.join(run.root, "report.html")
+    os.remove(path)
+    assert report.write_report(run.root, PIPELINE_NAME) == path
+    page = render_page(path)
+    assert page.problems() == []
+    assert page.headings[1:] == _report_headings()
+    assert len(page.images) == 5
+    # The latest run is the one with --probe_threshold=1.0: judged again, nothing pushed.
+    assert "NOT BLESSED" in page.text and "nothing pushed" in page.text
+    # And from the command line, for any earlier run.
+    out = str(tmp_path / "again.html")
+    completed = run_python(
+        [
+            "-m",
+            "tfx_dcgan.cli",
+            "report",
+            run.root,
+            f"--pipeline_name={PIPELINE_NAME}",
+            f"--html={out}",
+        ]
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip().splitlines()[-1] == out
+    assert render_page(out).headings[1:] == _report_headings()
+
+
 # ------------------------------------------------------------------------------------------------
 # Last in this module: it trains the shared run's model further and pushes a new version.
 

@@ -186,6 +186,22 @@ def test_a_database_without_the_pipeline_names_the_pipelines_it_holds(tmp_path):
         report.write_report(str(tmp_path), "tfx_dcgan")
 
 
+def test_the_cli_refuses_a_folder_without_a_run_and_a_missing_argument(tmp_path, capsys):
+    from tfx_dcgan.cli import report as report_cli
+
+    from absl import flags
+    from absl.testing import flagsaver
+
+    with flagsaver.flagsaver():
+        report_cli.COMMAND.apply_defaults()
+        flags.FLAGS(["tfx-dcgan report"])
+        assert report_cli.main(["tfx-dcgan report", str(tmp_path)]) == 1
+        assert report_cli.main(["tfx-dcgan report"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: no ML Metadata database metadata.db in '{tmp_path}'" in err
+    assert "usage: tfx-dcgan report <output_dir>" in err
+
+
 # -- plots -----------------------------------------------------------------------------------------
 
 

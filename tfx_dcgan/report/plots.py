@@ -16,6 +16,7 @@ from tfx_dcgan.report.collect import TrainingLog
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 __all__ = [
@@ -58,6 +59,7 @@ def training_curves_png(log: TrainingLog) -> bytes:
     outputs.axhline(0.5, color="0.6", lw=0.8, ls="--")
     outputs.set(title="discriminator outputs", xlabel="step", ylabel="mean sigmoid", ylim=(0, 1))
     for axes in (losses, outputs):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend(loc="best", fontsize=9)
     return _png(figure)
