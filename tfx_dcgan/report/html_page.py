@@ -370,8 +370,12 @@ def _serving(report: RunReport) -> str:
         parts.append(_empty(report.notes.get("serving", "nothing pushed")))
     if report.push_base:
         parts.append(
-            "<p>Serve the pushed versions and ask for samples:</p>"
-            f"<pre>{_e(serving_commands(report.push_base))}</pre>"
+            (
+                "<p>Serve the pushed versions and ask for samples:</p>"
+                if summary.pushed_models
+                else "<p>Serve what earlier runs pushed there, if anything:</p>"
+            )
+            + f"<pre>{_e(serving_commands(report.push_base))}</pre>"
         )
     if summary.tensorboard_dir:
         parts.append(
