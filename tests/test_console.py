@@ -126,6 +126,21 @@ def test_info_records_and_their_continuation_lines_stay_in_the_log():
     ]
 
 
+def test_an_ignored_exception_at_exit_is_one_record():
+    lines = [
+        "I1202 14:33:20.08 1403 local_job_service.py:369] Python sdk harness exiting.",
+        "Exception ignored in: <function AtomicFunction.__del__ at 0x7f8ede0637f0>",
+        "Traceback (most recent call last):",
+        '  File "/x/atomic_function.py", line 291, in __del__',
+        "TypeError: 'NoneType' object is not subscriptable",
+        "Exception ignored in: <function Mine.__del__ at 0x7f8e>",
+        "Traceback (most recent call last):",
+        "ValueError: shown",
+    ]
+    view = noise.LineFilter()
+    assert [line for line in lines if view.show(line)] == lines[5:]
+
+
 def test_plain_prints_are_shown_and_levels_are_read_from_every_prefix():
     assert noise.LineFilter().show("pipeline run 2026-12-02T13:58:23:")
     assert noise.record_level("I1202 13:58:23.594045 140 launcher.py:584] x") == 20

@@ -65,6 +65,8 @@ NOISE_PATTERNS: tuple[str, ...] = (
     r"Corrupt JPEG data:",
     r"Premature end of JPEG file",
     r"Invalid SOS parameters for sequential JPEG",
+    # A process (a Beam worker) exiting while TensorFlow's functions are garbage-collected.
+    r"Exception ignored in: <function AtomicFunction\.__del__",
 )
 _NOISE = re.compile("|".join(f"(?:{pattern})" for pattern in NOISE_PATTERNS))
 
@@ -76,6 +78,9 @@ _TF_CPP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([DIWEF]) \S+\]")
 _PYTHON_LOGGING = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL|FATAL):[\w.\-]*:")
 _BARE_LEVEL = re.compile(r"^(WARNING|ERROR|FATAL)(?::|\s)")
 _PYTHON_WARNING = re.compile(r"^\S.*?:\d+: [A-Z]\w*Warning: ")
+# Python's report of an exception in __del__ or at exit: its traceback is part of it.
+_EXCEPTION_IGNORED = re.compile(r"^Exception ignored in: ")
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
 _ERROR_STARTS = re.compile(
     r"^(Traceback \(most recent call last\):|error: |Error: |Fatal Python error|"
     r"\*\*\* Check failure stack trace|Segmentation fault|Killed\b|Aborted\b)"
@@ -97,7 +102,7 @@ def record_level(line: str) -> int | None:
     match = _PYTHON_LOGGING.match(line) or _BARE_LEVEL.match(line)
     if match:
         return _NAME_LEVEL[match.group(1)]
-    if _PYTHON_WARNING.match(line) or _BARE_NOISE.match(line):
+    if _PYTHON_WARNING.match(line) or _BARE_NOISE.match(line) or _EXCEPTION_IGNORED.match(line):
         return 30
     if _ERROR_STARTS.match(line):
         return 40
@@ -123,13 +128,18 @@ class LineFilter:
         self.show_all = show_all
         self.min_level = min_level
         self._showing = True
+        self._after_exception_ignored = False
 
     def show(self, line: str) -> bool:
         """Whether the console shows `line` (without its newline)."""
         if self.show_all:
             return True
         level = record_level(line)
-        if level is None:
+        after_exception_ignored, self._after_exception_ignored = (
+            self._after_exception_ignored,
+            bool(_EXCEPTION_IGNORED.match(line)),
+        )
+        if level is None or (after_exception_ignored and _TRACEBACK.match(line)):
             return self._showing
         self._showing = level >= self.min_level and not is_noise(line)
         return self._showing
