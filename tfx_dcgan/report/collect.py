@@ -41,7 +41,7 @@ __all__ = [
 METADATA_FILE = "metadata.db"
 _STEP_PNG = re.compile(r"^step_(\d+)\.png$")
 # At most this many grids in the training-progress strip (evenly spread, the last one included).
-MAX_PROGRESS_FRAMES = 8
+MAX_PROGRESS_FRAMES = 6
 
 
 class ReportError(RuntimeError):

@@ -116,6 +116,10 @@ def _number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def _std(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2g}"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
@@ -152,7 +156,7 @@ def _progress(report: RunReport) -> str:
     if not report.progress:
         return _empty(report.notes.get("progress", "no intermediate grids"))
     frames = "".join(
-        f"<figure>{_img(plots.thumbnail_png(frame.png, 200), f'step {frame.step}', pixels=True, min_width=120)}"
+        f"<figure>{_img(plots.thumbnail_png(frame.png, 176), f'step {frame.step}', pixels=True, min_width=120)}"
         f"<figcaption>step {frame.step}</figcaption></figure>"
         for frame in report.progress
     )
@@ -233,7 +237,7 @@ def _quality(report: RunReport) -> str:
         return [
             _e(what),
             _number(figures.get(name), 2),
-            f"{_number(figures.get(kid))} &plusmn; {_number(figures.get(kid_std))}",
+            f"{_number(figures.get(kid))} &plusmn; {_std(figures.get(kid_std))}",
             str(figures.get("num_generated", "")),
             str(figures.get("num_real", "")),
         ]
@@ -268,7 +272,7 @@ def _ingest(report: RunReport) -> str:
     counts += [
         [f"&nbsp;&nbsp;skipped: {_e(key[len('num_skipped_') :].replace('_', ' '))}", str(value)]
         for key, value in sorted(ingest.items())
-        if key.startswith("num_skipped_")
+        if key.startswith("num_skipped_") and value
     ]
     vocabulary = ingest.get("label_vocabulary") or []
     parts = [

@@ -77,7 +77,7 @@ def per_class_accuracy_png(accuracy: list[float | None], class_names: list[str])
         )
     values = [float("nan") if a is None else float(a) for a in accuracy]
     height = 0.9 + 0.32 * len(class_names)
-    figure = Figure(figsize=(5.2, height), layout="constrained")
+    figure = Figure(figsize=(4.4, height), layout="constrained")
     axes = figure.subplots()
     positions = np.arange(len(class_names))
     axes.barh(positions, [0 if math.isnan(v) else v for v in values], color=_D_COLOUR)
@@ -112,8 +112,8 @@ def confusion_matrix_png(matrix: list[list[int]], class_names: list[str]) -> byt
         )
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
-    side = 1.6 + 0.5 * size
-    figure = Figure(figsize=(side + 1.0, side), layout="constrained")
+    side = 1.5 + 0.38 * size
+    figure = Figure(figsize=(side + 0.9, side), layout="constrained")
     axes = figure.subplots()
     image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
     font = 10 if size <= 10 else 7
