@@ -112,12 +112,13 @@ def test_compose_and_kubernetes_manifests():
     assert service["image"].startswith("tensorflow/serving:")
     assert "--model_config_file=/config/models.config" in service["command"]
     assert any(volume.endswith(":/models:ro") for volume in service["volumes"])
-    assert {"8500:8500", "8501:8501"} <= set(service["ports"])
+    assert {"127.0.0.1:8500:8500", "127.0.0.1:8501:8501"} <= set(service["ports"])
 
     deployment = yaml.safe_load(_read(os.path.join("k8s", "deployment.yaml")))
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert deployment["kind"] == "Deployment"
-    assert container["readinessProbe"]["httpGet"] == {"path": "/v1/models/generator", "port": 8501}
+    # Every model's status (tests/test_serving_hardening.py runs the probe's command).
+    assert container["readinessProbe"]["exec"]["command"][:2] == ["bash", "-c"]
     assert {port["containerPort"] for port in container["ports"]} == {8500, 8501}
     assert "--model_config_file=/config/models.config" in container["args"]
     assert {mount["mountPath"] for mount in container["volumeMounts"]} == {"/models", "/config"}
