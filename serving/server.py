@@ -89,6 +89,41 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def set_tensorflow_threads(intra_op: int, inter_op: int) -> None:
+    """TensorFlow's CPU thread pools for every model call in this process (0: TensorFlow's choice).
+
+    The official server's --tensorflow_intra_op_parallelism / --tensorflow_inter_op_parallelism.
+    Call before the first TensorFlow op runs (the pools are fixed then). Under concurrent load on
+    few cores, intra_op 1 avoids threads spinning on each other: bench/serving_load.py measures it.
+    """
+    import tensorflow as tf
+
+    for name, value in (
+        ("tensorflow_intra_op_parallelism", intra_op),
+        ("tensorflow_inter_op_parallelism", inter_op),
+    ):
+        if value < 0:
+            raise ValueError(f"--{name} must be >= 0 (0: TensorFlow's choice), got {value}")
+    current = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    if current != (intra_op, inter_op):
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+        except RuntimeError as error:  # the runtime already started with other pools
+            raise ValueError(
+                "--tensorflow_intra_op_parallelism/--tensorflow_inter_op_parallelism must be set "
+                f"before TensorFlow starts ({error})"
+            ) from error
+    logging.info(
+        "TensorFlow threads: intra_op %s, inter_op %s",
+        intra_op or "TensorFlow's choice",
+        inter_op or "TensorFlow's choice",
+    )
+
+
 def _check_message_bytes(name: str, value: int) -> int:
     if value == 0 or value < -1:
         raise ValueError(f"{name} must be a positive byte count or -1 (unlimited), got {value}")
@@ -313,6 +348,19 @@ flags.DEFINE_string(
     "BatchingParameters text proto, the official server's format (e.g. "
     "serving/batching_parameters.txt); needs --enable_batching. Default: the official defaults.",
 )
+flags.DEFINE_integer(
+    "tensorflow_intra_op_parallelism",
+    0,
+    "Threads one TensorFlow op may use (0: TensorFlow's choice, as the official server). Under "
+    "many concurrent requests on few cores, 1 is faster (see bench/serving_load.py).",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "tensorflow_inter_op_parallelism",
+    0,
+    "TensorFlow ops run at once within a model call (0: TensorFlow's choice).",
+    lower_bound=0,
+)
 flags.DEFINE_bool("enable_health_check", True, "Serve grpc.health.v1.Health (per model and '').")
 flags.DEFINE_bool("enable_reflection", False, "Serve gRPC server reflection.")
 
@@ -375,6 +423,9 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
+        set_tensorflow_threads(
+            FLAGS.tensorflow_intra_op_parallelism, FLAGS.tensorflow_inter_op_parallelism
+        )
         server = _server_from_flags()
     except ValueError as error:  # a bad file or value: the message names the flag and the file
         raise app.UsageError(str(error)) from error

@@ -555,6 +555,8 @@ def test_server_and_sample_cli_in_subprocesses(served, tmp_path):
         "ssl_key_file",
         "ssl_client_ca_file",
         "batching_parameters_file",
+        "tensorflow_intra_op_parallelism",
+        "tensorflow_inter_op_parallelism",
     ):
         assert f"--{flag}:" in helped.stdout, flag
     for flag in ("enable_health_check", "enable_reflection", "enable_batching"):
@@ -571,6 +573,8 @@ def test_server_and_sample_cli_in_subprocesses(served, tmp_path):
             "--port=0",
             f"--port_file={port_file}",
             "--enable_reflection",
+            "--tensorflow_intra_op_parallelism=1",
+            "--tensorflow_inter_op_parallelism=2",
         ],
         env=env,
         cwd=REPO,
@@ -610,3 +614,4 @@ def test_server_and_sample_cli_in_subprocesses(served, tmp_path):
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=60)[0]
     assert server.returncode == 0, output[-3000:]
+    assert "TensorFlow threads: intra_op 1, inter_op 2" in output, output[-3000:]

@@ -363,6 +363,23 @@ def _predict_all(client, items, concurrent: bool):
     return results
 
 
+def test_tensorflow_thread_flags_are_checked_and_refused_once_tensorflow_runs():
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match="--tensorflow_intra_op_parallelism must be >= 0"):
+        server_lib.set_tensorflow_threads(-1, 0)
+    with pytest.raises(ValueError, match="--tensorflow_inter_op_parallelism must be >= 0"):
+        server_lib.set_tensorflow_threads(0, -2)
+    tf.constant(1.0) + 1.0  # the runtime (and its thread pools) now exists in this process
+    current = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    server_lib.set_tensorflow_threads(*current)  # the same pools: nothing to change
+    with pytest.raises(ValueError, match="must be set before TensorFlow starts"):
+        server_lib.set_tensorflow_threads(current[0] + 3, current[1] + 3)
+
+
 def test_batching_merges_concurrent_requests_bit_for_bit(push_base):
     options = batching.BatchingOptions(
         max_batch_size=32,
