@@ -12,7 +12,7 @@ import json
 import os
 
 import tfx_dcgan  # noqa: F401  (TF_USE_LEGACY_KERAS / oneDNN before TensorFlow loads)
-from tfx_dcgan import features, image_ops
+from tfx_dcgan import features, image_ops, progress
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import tfds_source, tfrecord_source
 
@@ -75,6 +75,21 @@ def _run(executor_module, exec_properties: dict, uri: str):
     )
     executor_module.Executor(context).Do({}, {"examples": [examples]}, exec_properties)
     return examples
+
+
+def _ingest_bar(err: str) -> tuple[dict, int, dict]:
+    """The console's view of an ingest from the progress lines on fd 2: the bar's open event, the
+    units added by the workers and their summed counts."""
+    events = [progress.decode(line) for line in err.split("\n")]  # not splitlines: \x1e splits
+    events = [event for event in events if event and event.get("id") == "ingest"]
+    opened = [event for event in events if event["e"] == "open"]
+    assert len(opened) == 1 and events[-1]["e"] == "close", events
+    added = [event for event in events if event["e"] == "add"]
+    counts: dict[str, int] = {}
+    for event in added:
+        for key, value in event.get("post", {}).items():
+            counts[key] = counts.get(key, 0) + value
+    return opened[0], sum(event["n"] for event in added), counts
 
 
 def _read_split(uri: str, split: str) -> list[tf.train.Example]:
@@ -181,6 +196,19 @@ def test_tfds_examples_match_the_image_ingest(tfds_dir, tfds_output):
     assert not os.path.exists(os.path.join(uri, "_skipped"))
 
 
+def test_tfds_ingest_reports_each_chunk_to_the_console(tfds_dir, tmp_path, monkeypatch, capfd):
+    from tfx_dcgan.components.tfds_example_gen import executor
+
+    monkeypatch.setenv(progress.ENV, "1")
+    capfd.readouterr()
+    _run(executor, _tfds_properties(tfds_dir[0]), str(tmp_path / "examples"))
+    opened, chunks, counts = _ingest_bar(capfd.readouterr().err)
+    # chunk_size 4: 14 train elements in 4 chunks, 6 test elements in 2.
+    assert (opened["total"], opened["unit"]) == (6, "chunk")
+    assert chunks == 6
+    assert counts == {"images": NUM_TRAIN + NUM_TEST, "skipped": 0}
+
+
 def test_tfds_not_prepared_is_a_clear_error(tfds_dir, tmp_path):
     from tfx_dcgan.components.tfds_example_gen import executor
 
@@ -264,8 +292,10 @@ def _tfrecord_properties(input_base: str, patterns: dict[str, str], **overrides)
     }
 
 
-def test_tfrecord_remap_fills_our_features_and_skips_bad_records(tmp_path):
+def test_tfrecord_remap_fills_our_features_and_skips_bad_records(tmp_path, monkeypatch, capfd):
     from tfx_dcgan.components.tfrecord_example_gen import executor
+
+    monkeypatch.setenv(progress.ENV, "1")  # the console's bar is checked below
 
     source_dir = tmp_path / "records"
     source_dir.mkdir()
@@ -319,6 +349,9 @@ def test_tfrecord_remap_fills_our_features_and_skips_bad_records(tmp_path):
     assert skipped["missing_image"].startswith("tfrecord:record-sha256:")
     assert artifact.get_int_custom_property("num_skipped") == 2
     assert (tmp_path / "examples" / "labels.txt").read_text().splitlines() == list(NAMES)
+    opened, records, counts = _ingest_bar(capfd.readouterr().err)
+    assert (opened["total"], opened["unit"]) == (0, "record")  # no total before reading
+    assert records == 11 and counts == {"images": 9, "skipped": 2}
 
 
 def test_tfrecord_records_in_our_names_pass_through_unchanged(tfds_output, tmp_path):

@@ -30,7 +30,7 @@ import dataclasses
 import os
 from typing import Any
 
-from tfx_dcgan import features
+from tfx_dcgan import features, progress
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import transforms
 from tfx_dcgan.ingest.tfds_splits import (
@@ -245,11 +245,17 @@ class TfdsToExampleDoFn(beam.DoFn):
 
     SKIPPED = "skipped"
 
-    def __init__(self, source: TfdsSource, channels: int):
+    def __init__(self, source: TfdsSource, channels: int, progress_id: str = ""):
+        """Args:
+        source: the prepared data set.
+        channels: 1 or 3.
+        progress_id: a `tfx_dcgan.progress` bar each finished chunk advances ("" = none).
+        """
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         self._source = source
         self._channels = channels
+        self._progress_id = progress_id
         self._builder = None
         self._images = Metrics.counter(METRICS_NAMESPACE, IMAGES_COUNTER)
         self._converted = Metrics.counter(METRICS_NAMESPACE, CONVERTED_COUNTER)
@@ -317,3 +323,5 @@ class TfdsToExampleDoFn(beam.DoFn):
             yield chunk.output_split, example.SerializeToString()
         self._images.inc(images)
         self._converted.inc(converted)
+        if self._progress_id:
+            progress.attach(self._progress_id).advance(1, images=images, skipped=len(pngs) - images)

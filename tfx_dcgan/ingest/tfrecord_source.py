@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from tfx_dcgan import features
+from tfx_dcgan import features, progress
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import transforms
 
@@ -307,9 +307,22 @@ class RemapDoFn(beam.DoFn):
     SKIPPED = "skipped"
     LABELS = "labels"
 
-    def __init__(self, feature_map: Mapping[str, str], channels: int, label_names: Sequence[str]):
+    def __init__(
+        self,
+        feature_map: Mapping[str, str],
+        channels: int,
+        label_names: Sequence[str],
+        progress_id: str = "",
+    ):
+        """Args:
+        feature_map: raw feature name -> the source's feature name.
+        channels: 1 or 3.
+        label_names: label id -> text ([] = from the records).
+        progress_id: a `tfx_dcgan.progress` bar each batch advances by its records ("" = none).
+        """
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self._progress_id = progress_id
         self._feature_map = validate_feature_map(feature_map)
         self._channels = channels
         self._label_names = tuple(label_names)
@@ -343,3 +356,7 @@ class RemapDoFn(beam.DoFn):
         self._records.inc(len(batch))
         self._images.inc(images)
         self._converted.inc(converted)
+        if self._progress_id:
+            progress.attach(self._progress_id).advance(
+                len(batch), images=images, skipped=len(batch) - images
+            )
