@@ -2,7 +2,7 @@
 
 For each setting (batching off/on) and each client count (default 8 and 32) it serves a
 random-init generator of the main job's size (32 x 32, ngf 32, z 100; the weights do not change
-the cost) from `serving/server.py`'s ModelServer in this process, starts the clients as separate
+the cost) from `serving/model_server.py`'s ModelServer in this process, starts the clients as separate
 processes (bench/load_client.py: grpc only, loopback only), each sending batch-1 requests to
 the generator's `serving_default` in a loop bounded by --seconds and --max_requests, and prints:
 
@@ -161,10 +161,11 @@ def _grpc_floor(request_file, response_bytes, clients, seconds, folder) -> dict:
 
 
 def _measure(base_path, batching_options, clients, args, folder, request_file) -> dict:
-    from serving import server as server_lib
+    from serving.model_config import single_model_config
+    from serving.model_server import ModelServer
 
-    config = server_lib.single_model_config("generator", base_path)
-    server = server_lib.ModelServer(
+    config = single_model_config("generator", base_path)
+    server = ModelServer(
         config,
         port=0,
         poll_seconds=0,
@@ -276,7 +277,7 @@ def main() -> None:
     )
     parser.add_argument("--json", default="", help="also write the results here")
     args = parser.parse_args()
-    from serving.server import set_tensorflow_threads
+    from serving.model_server import set_tensorflow_threads
 
     set_tensorflow_threads(
         args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism

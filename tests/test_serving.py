@@ -33,6 +33,7 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
+from tensorflow_serving.config import model_server_config_pb2
 
 from serving import client as client_lib
 from serving import server as server_lib
@@ -366,7 +367,7 @@ def test_hot_load_new_version_and_keep_old_on_failed_load(tmp_path):
         f"""model_config_list {{ config {{ name: "generator" base_path: "{base}"
             model_platform: "tensorflow" model_version_policy {{ latest {{ num_versions: 2 }} }}
             version_labels {{ key: "stable" value: 1 }} }} }}""",
-        server_lib.model_server_config_pb2.ModelServerConfig(),
+        model_server_config_pb2.ModelServerConfig(),
     )
     server = server_lib.ModelServer(config, port=0, poll_seconds=0.2, enable_health=False)
     port = server.start()

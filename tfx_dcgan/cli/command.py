@@ -28,7 +28,8 @@ __all__ = [
     "flag_error_message",
 ]
 
-_FLAGS_MODULE = "tfx_dcgan.cli.flags"
+# The modules defining the shared flags (`tfx_dcgan.cli.flags` and the one it imports).
+_FLAGS_MODULES = ("tfx_dcgan.cli.flags", "tfx_dcgan.cli.client_flags")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Command:
         Raises:
           ConfigError: naming the flags and the command.
         """
-        ours = {f.name for f in FLAGS.get_flags_for_module(_FLAGS_MODULE)}
+        ours = {f.name for module in _FLAGS_MODULES for f in FLAGS.get_flags_for_module(module)}
         if self.own_flags_module:
             ours |= {f.name for f in FLAGS.get_flags_for_module(self.own_flags_module)}
         stray = sorted(n for n in ours - self.accepted() if FLAGS[n].present)

@@ -20,6 +20,10 @@ flagfile named by the environment variable `TFX_DCGAN_FLAGFILE` (one `--flag=val
 command reads that variable too, before its own command line, so a flagfile can be shared by a
 local run, a Kubeflow compile and an Airflow DAG.
 
+Two neighbours hold what is not a config field, and this module re-exports them: `presets.py`
+(the --preset values and the main job's defaults) and `client_flags.py` (the --tls* flags of the
+commands that call a model server; importing this module defines them too).
+
 Nothing below the CLI layer imports this module: library code takes the dataclasses.
 """
 
@@ -28,6 +32,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from tfx_dcgan.cli.client_flags import CLIENT_TLS_FLAGS, client_tls_from_flags
+from tfx_dcgan.cli.presets import MAIN_JOB_DEFAULTS, PRESETS
 from tfx_dcgan.config import (
     LAYOUTS,
     NOISE_DISTRIBUTIONS,
@@ -63,35 +69,6 @@ _MODEL = ModelConfig()
 _TRAIN = TrainConfig()
 _DATA = DataConfig()
 _PIPELINE = PipelineConfig()
-
-# Named starting points; explicit flags override them.
-PRESETS: dict[str, dict[str, object]] = {
-    "none": {},
-    # The paper's LSUN/faces/ImageNet generator: 4x4x1024 -> 512 -> 256 -> 128 -> 64x64x3.
-    "paper_lsun64": {"image_size": 64, "ngf": 128, "ndf": 64, "kernel_size": 4},
-    # CIFAR-10 at the paper's batch and the authors' 5x5 kernels.
-    "cifar32": {"image_size": 32, "ngf": 64, "ndf": 64, "kernel_size": 5},
-    # What the quick-start trains in a few minutes on 2 CPU cores.
-    "quick": {
-        "image_size": 32,
-        "ngf": 32,
-        "ndf": 32,
-        "kernel_size": 5,
-        "steps": 600,
-        "log_every": 25,
-        "sample_every": 100,
-        "checkpoint_every": 100,
-    },
-}
-
-# The main job's measured defaults (README: ~9 minutes on 2 cores), used by the pipeline runners.
-MAIN_JOB_DEFAULTS: dict[str, object] = {
-    "ngf": 32,
-    "ndf": 32,
-    "steps": 2000,
-    "sample_every": 250,
-    "checkpoint_every": 250,
-}
 
 # ---------------------------------------------------------------------------------------------
 # ExperimentConfig: one flag per field (flag name = field name).
@@ -411,50 +388,3 @@ PIPELINE_FIELD_FLAGS = {"beam_args": "beam_arg"}
 PIPELINE_FLAGS: tuple[str, ...] = tuple(
     PIPELINE_FIELD_FLAGS.get(field.name, field.name) for field in dataclasses.fields(PipelineConfig)
 )
-
-# TLS of the commands that call a model server (--server): `sample`, `fid`.
-flags.DEFINE_bool(
-    "tls",
-    False,
-    "Speak TLS to --server, trusting the system's CA store (or --tls_ca_file). Implied by any "
-    "other --tls_* flag.",
-)
-flags.DEFINE_string(
-    "tls_ca_file",
-    None,
-    "TLS: PEM of the CA (or self-signed certificate) that signed the server's certificate.",
-)
-flags.DEFINE_string(
-    "tls_cert_file", None, "TLS: this client's certificate (PEM), for servers that verify clients."
-)
-flags.DEFINE_string("tls_key_file", None, "TLS: this client's private key (PEM).")
-flags.DEFINE_string(
-    "tls_server_name",
-    None,
-    "TLS: check the server's certificate against this name instead of --server's host.",
-)
-CLIENT_TLS_FLAGS: tuple[str, ...] = (
-    "tls",
-    "tls_ca_file",
-    "tls_cert_file",
-    "tls_key_file",
-    "tls_server_name",
-)
-
-
-def client_tls_from_flags():
-    """The `serving.tls.ClientTls` the --tls* flags ask for, or None for plaintext.
-
-    Raises:
-      ValueError: --tls_cert_file without --tls_key_file (or the reverse).
-    """
-    if not any(FLAGS[name].value for name in CLIENT_TLS_FLAGS):
-        return None
-    from serving import tls  # grpc only when a server is called
-
-    return tls.ClientTls(
-        ca_file=FLAGS.tls_ca_file or "",
-        cert_file=FLAGS.tls_cert_file or "",
-        key_file=FLAGS.tls_key_file or "",
-        server_name=FLAGS.tls_server_name or "",
-    ).validate()

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from tfx_dcgan import fileio
+from tfx_dcgan import fileio, progress
 from tfx_dcgan.ingest import transforms
 
 import apache_beam as beam
@@ -46,6 +46,7 @@ __all__ = [
     "pattern_key",
     "SplitPatternExecutor",
     "write_splits",
+    "PROGRESS_ID",
     "run_and_count",
     "record_outputs",
     "read_report",
@@ -208,10 +209,18 @@ def write_splits(
         )
 
 
-def run_and_count(pipeline: beam.Pipeline, namespace: str) -> dict[str, int]:
-    """Runs the Beam pipeline to the end; its counters in `namespace`, summed, by name."""
-    result = pipeline.run()
-    result.wait_until_finish()
+# The console's bar for an ingest: run_and_count opens it, the Beam workers' DoFns advance it.
+PROGRESS_ID = "ingest"
+
+
+def run_and_count(
+    pipeline: beam.Pipeline, namespace: str, *, progress_total: int, progress_unit: str
+) -> dict[str, int]:
+    """Runs the Beam pipeline to the end under the ingest's progress bar (`progress_total`
+    `progress_unit`s, 0 = unknown); its counters in `namespace`, summed, by name."""
+    with progress.task(PROGRESS_ID, "ingest", total=progress_total, unit=progress_unit):
+        result = pipeline.run()
+        result.wait_until_finish()
     return counter_totals(result, namespace)
 
 

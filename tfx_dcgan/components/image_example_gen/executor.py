@@ -13,7 +13,6 @@ import os
 import random
 from typing import Any
 
-from tfx_dcgan import progress
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.components.example_gen_outputs import LABELS_FILE, REPORT_FILE, read_report
 from tfx_dcgan.ingest import images as ingest
@@ -33,8 +32,6 @@ _LABEL_IDS_KEY = "_label_ids"
 _REPORT_DIR_KEY = "_skip_report_dir"
 _SHUFFLE_SEED = 0
 _CHUNK_SIZE = 128
-# The console's bar for the ingest: Do opens it with the number of chunks; workers advance it.
-_PROGRESS_ID = "ingest"
 
 
 def _max_pixels(exec_properties: dict[str, Any]) -> int:
@@ -96,7 +93,7 @@ def _ImagesToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
                 exec_properties[_LABEL_IDS_KEY],
                 exec_properties["channels"],
                 max_pixels=_max_pixels(exec_properties),
-                progress_id=_PROGRESS_ID,
+                progress_id=example_gen_outputs.PROGRESS_ID,
             )
         ).with_outputs(transforms.IngestDoFn.SKIPPED, main="examples")
     )
@@ -147,8 +144,9 @@ class Executor(example_gen_outputs.SplitPatternExecutor):
         num_chunks = sum(
             -(-count // _CHUNK_SIZE) for _, count in exec_properties[_MANIFESTS_KEY].values()
         )
-        with progress.task(_PROGRESS_ID, "ingest", total=num_chunks, unit="chunk"):
-            totals = example_gen_outputs.run_and_count(pipeline, transforms.METRICS_NAMESPACE)
+        totals = example_gen_outputs.run_and_count(
+            pipeline, transforms.METRICS_NAMESPACE, progress_total=num_chunks, progress_unit="chunk"
+        )
         skipped_sample = example_gen_outputs.read_skipped_sample(
             report_dir, exec_properties["max_logged_skipped"]
         )

@@ -17,7 +17,6 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan import progress
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.ingest import images as ingest
 from tfx_dcgan.ingest import tfds_source, transforms
@@ -48,8 +47,6 @@ SPLIT_MAPPING_KEY = "split_mapping"  # JSON object: TFDS split spec -> output sp
 CHANNELS_KEY = "channels"
 MAX_LOGGED_SKIPPED_KEY = "max_logged_skipped"
 CHUNK_SIZE_KEY = "chunk_size"
-# The console's bar for the ingest: Do opens it with the number of chunks; workers advance it.
-_PROGRESS_ID = "ingest"
 
 _COMPONENT = "TfdsExampleGen"
 
@@ -94,8 +91,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         pipeline = self._make_beam_pipeline()
         _read_chunks(pipeline, chunks, source, channels, names, output_dict, report_dir, max_logged)
-        with progress.task(_PROGRESS_ID, "ingest", total=len(chunks), unit="chunk"):
-            totals = example_gen_outputs.run_and_count(pipeline, tfds_source.METRICS_NAMESPACE)
+        totals = example_gen_outputs.run_and_count(
+            pipeline,
+            tfds_source.METRICS_NAMESPACE,
+            progress_total=len(chunks),
+            progress_unit="chunk",
+        )
         counts = {
             "num_elements": sum(chunk.end - chunk.start for chunk in chunks),
             **example_gen_outputs.image_counts(totals, ingest.SKIP_REASONS),
@@ -137,7 +138,9 @@ def _read_chunks(
         | "Reshuffle" >> beam.Reshuffle()
         | "ToExamples"
         >> beam.ParDo(
-            tfds_source.TfdsToExampleDoFn(source, channels, progress_id=_PROGRESS_ID)
+            tfds_source.TfdsToExampleDoFn(
+                source, channels, progress_id=example_gen_outputs.PROGRESS_ID
+            )
         ).with_outputs(tfds_source.TfdsToExampleDoFn.SKIPPED, main="examples")
     )
     partitions = results.examples | "BySplit" >> beam.Partition(

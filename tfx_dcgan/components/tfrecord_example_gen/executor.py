@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from tfx_dcgan import features, fileio, progress
+from tfx_dcgan import features, fileio
 from tfx_dcgan.components import example_gen_outputs
 from tfx_dcgan.ingest import tfrecord_source, transforms
 
@@ -49,8 +49,6 @@ COMPRESSION_TYPES = {
 _COMPONENT = "TFRecordExampleGen"
 _REPORT_DIR_KEY = "_report_dir"
 _BATCH_SIZE = 128
-# The console's bar for the ingest: Do opens it (no total); workers advance it by records.
-_PROGRESS_ID = "ingest"
 
 
 @beam.ptransform_fn
@@ -86,7 +84,7 @@ def _TFRecordToExample(  # noqa: N802 - Beam PTransform naming, as in TFX.
                 json.loads(exec_properties.get(FEATURE_MAP_KEY) or "{}"),
                 int(exec_properties[CHANNELS_KEY]),
                 json.loads(exec_properties.get(LABEL_NAMES_KEY) or "[]"),
-                progress_id=_PROGRESS_ID,
+                progress_id=example_gen_outputs.PROGRESS_ID,
             )
         ).with_outputs(
             tfrecord_source.RemapDoFn.SKIPPED, tfrecord_source.RemapDoFn.LABELS, main="examples"
@@ -182,8 +180,9 @@ class Executor(example_gen_outputs.SplitPatternExecutor):
             transforms.WriteTFRecords,
         )
         # The record count is not known before the files are read: the bar counts without a total.
-        with progress.task(_PROGRESS_ID, "ingest", total=0, unit="record"):
-            totals = example_gen_outputs.run_and_count(pipeline, tfrecord_source.METRICS_NAMESPACE)
+        totals = example_gen_outputs.run_and_count(
+            pipeline, tfrecord_source.METRICS_NAMESPACE, progress_total=0, progress_unit="record"
+        )
         vocabulary, warnings = _read_vocabulary(
             report_dir, json.loads(exec_properties.get(LABEL_NAMES_KEY) or "[]")
         )
