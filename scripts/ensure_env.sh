@@ -33,10 +33,21 @@ fi
 py="$(find_python310)"
 echo "[env] creating $venv from $lock with $py (first time: ~2 minutes, ~3 GB)" >&2
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+# The installers' own output (pip warns about every missing --find-links folder a machine's
+# PIP_FIND_LINKS names) goes to a log, shown when a step fails, so the main job's console stays short.
+log="$venv/install.log"
+: > "$log"
+logged() {
+  if ! "$@" >>"$log" 2>&1; then
+    echo "error: '$*' failed; the last 40 lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+}
 # The venv gets pip (TFX's Transform and Trainer call `python -m pip install --target`), and uv
 # installs the hashed lock fast.
-"$venv/bin/python" -m pip install -q --disable-pip-version-check "uv==0.13.9" >&2
-"$venv/bin/uv" pip install -q --python "$venv/bin/python" --require-hashes -r "$lock" >&2
-"$venv/bin/uv" pip install -q --python "$venv/bin/python" --no-deps -e "$root" >&2
+logged "$venv/bin/python" -m pip install -q --disable-pip-version-check "uv==0.13.9"
+logged "$venv/bin/uv" pip install -q --python "$venv/bin/python" --require-hashes -r "$lock"
+logged "$venv/bin/uv" pip install -q --python "$venv/bin/python" --no-deps -e "$root"
 echo "$want" > "$stamp"
 echo "$venv/bin/python"
